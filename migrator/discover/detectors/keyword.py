@@ -1,0 +1,185 @@
+"""Keyword assignments: a key that names a credential (``db_password``, ``clientSecret``,
+``API_TOKEN``) holding a literal value. The key says what it is; the value must look the part.
+
+Keys are split into words (snake, kebab, dot and camel case) so that ``passwordFile`` is a
+path, ``tokenUrl`` an endpoint and ``secretName`` a reference, not secrets: the last word says
+what a key holds.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from migrator.discover.detectors.base import EntryDetector, Hit
+from migrator.discover.detectors.entropy import looks_random, shannon_entropy
+from migrator.discover.document import Document
+from migrator.discover.models import Confidence, Entry
+
+_CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])|[a-z0-9]+")
+
+# Words (whole words after splitting) that name a credential, strongest first.
+_PASSWORD_WORDS = {"password", "passwd", "passwort", "pwd", "pass", "passphrase", "pw", "passcode",
+                   "pword", "pswd", "mdp", "contrasena", "senha", "parola", "wachtwoord", "haslo"}
+_SECRET_WORDS = {"secret", "secrets"}
+_TOKEN_WORDS = {"token", "tokens", "apitoken", "accesstoken", "authtoken", "bearer", "pat"}
+_CREDENTIAL_WORDS = {"credential", "credentials", "creds", "cred"}
+_KEY_QUALIFIERS = {"api", "access", "secret", "private", "signing", "sign", "encryption", "encrypt", "crypt",
+                   "master", "app", "application", "auth", "client", "consumer", "license", "licence",
+                   "account", "storage", "service", "sas", "shared", "hmac", "session", "subscription",
+                   "jwt", "aes", "cipher", "decryption", "webhook", "dev", "developer", "admin", "root",
+                   "server", "integration", "partner", "merchant", "instance", "ingest", "write", "read"}
+_AUTH_WORDS = {"auth", "authorization", "authkey", "authstring"}
+# Concatenations written without separators (``dbpassword``, ``apikey``, ``clientsecret``).
+_FUSED = re.compile(
+    r"(?P<password>passw(?:or)?d|passphrase)|(?P<secret>secret)|(?P<token>token)"
+    r"|(?P<api_key>(?:api|access|secret|private|signing|master|app|auth|client|consumer|license|account|"
+    r"storage|encryption|hmac|sas)key)"
+)
+# A key whose last word is one of these describes the credential (where it is, how long it
+# lives, what it is called), it does not hold it.
+_DESCRIPTIVE = {
+    "file", "files", "path", "paths", "dir", "directory", "folder", "name", "names", "id", "ids", "length",
+    "len", "min", "max", "minimum", "maximum", "size", "count", "policy", "policies", "expiry", "expires",
+    "expiration", "expire", "expired", "ttl", "timeout", "lifetime", "age", "url", "urls", "uri", "endpoint",
+    "host", "hostname", "port", "type", "types", "field", "fields", "header", "headers", "env", "var", "vars",
+    "variable", "enabled", "enable", "disable", "disabled", "required", "require", "label", "text", "message",
+    "msg", "prompt", "placeholder", "hint", "regex", "regexp", "pattern", "mode", "tooltip", "title",
+    "description", "desc", "format", "version", "ref", "reference", "algorithm", "algo", "alg", "rotation",
+    "store", "provider", "method", "methods", "strategy", "location", "param", "parameter", "prefix",
+    "suffix", "command", "cmd", "script", "source", "hash", "hashed", "digest", "help", "error", "errors",
+    "invalid", "namespace", "key_id", "keyid", "arn", "kind", "class", "handler", "callback", "validator",
+    "validation", "policy_arn", "scope", "scopes", "flow", "grant", "audience", "issuer", "template",
+    "generator", "size_bytes", "bits", "rounds", "iterations", "cost", "complexity", "strength", "attempts",
+    "retries", "lockout", "history", "reuse", "changed", "updated", "created", "at", "date", "time",
+    "timestamp", "seconds", "minutes", "hours", "days", "interval", "period", "duration", "delay", "status",
+    "state", "success", "failure", "fail", "failed", "result", "response", "request", "input", "output",
+    "button", "link", "page", "view", "form", "screen", "dialog", "modal", "icon", "css", "class_name",
+    "selector", "query", "column", "table", "schema", "index", "lookup", "manager", "service_name", "user",
+    "username", "login", "owner", "group", "role", "email", "mail", "sender", "recipient", "pair", "keypair",
+    "vault", "secretsmanager", "ssm", "kms", "cache", "storage_class", "usage", "use", "used", "mount",
+    "volume", "config", "configuration", "settings", "options", "opts", "flag", "flags", "list", "set",
+    "sets", "map", "dict", "object", "obj", "spec", "specs", "module", "plugin", "plugins", "lib", "library",
+    "package", "import", "export", "exporter", "reader", "writer", "parser", "encoder", "decoder",
+    "serializer", "filter", "filters", "hook", "hooks", "event", "events", "topic", "queue", "channel",
+    "stream", "bucket", "region", "zone", "cluster", "node", "pool", "level", "priority", "weight", "order",
+    "position", "offset", "limit", "threshold", "quota", "rate", "ratio", "percent", "percentage", "sha",
+    "md5", "checksum", "fingerprint", "thumbprint", "integrity", "signature", "salt", "nonce", "iv",
+    "length_min", "update", "reset", "forgot", "generate", "generated", "strength_meter", "visible",
+    "visibility", "show", "hide", "toggle", "confirm_label", "placeholder_text", "tab", "menu", "section",
+    "category", "categories", "tag", "tags", "annotation", "annotations", "color", "colour", "style",
+    "width", "height", "sample", "example", "examples", "demo", "doc", "docs", "documentation", "comment",
+    "note", "notes", "todo", "pub", "public", "publishable", "cert", "certificate", "crt", "pem", "der",
+    "keystore", "truststore", "jks", "p12", "pfx", "store_type", "alias", "length_max",
+}
+# Words anywhere in a key that mean it is not a secret at all.
+_NEVER = {"public", "publishable", "pubkey", "publickey", "publickeytoken", "author", "authority",
+          "authorize", "authorized", "authorizer", "authorizers", "authenticate", "authenticated",
+          "authentication", "authenticator", "tokenizer", "tokenize", "tokenization", "keyboard",
+          "keyword", "keywords", "keycloak", "keyframe", "keyframes", "keymap", "keychain", "monkey",
+          "turkey", "hockey", "jockey", "whiskey", "donkey", "passenger", "passengers", "compass", "bypass",
+          "passive", "passthrough", "surpass", "encompass", "trespass", "password_policy", "pwdlastset",
+          "secretary", "secretion", "hotkey", "hotkeys", "primarykey", "foreignkey", "sortkey",
+          "partitionkey", "shortcut", "underpass", "overpass", "passport", "passage"}
+
+
+@lru_cache(maxsize=65536)
+def split_key(key: str) -> tuple[str, ...]:
+    """``dbPasswordFile`` -> ('db', 'password', 'file'); ``API_TOKEN`` -> ('api', 'token')."""
+    words: list[str] = []
+    for part in re.split(r"[^A-Za-z0-9]+", key):
+        if not part:
+            continue
+        if part.isupper() or part.islower() or part.isdigit():
+            words.append(part.lower())
+        else:
+            words.extend(w.lower() for w in _CAMEL.findall(part))
+    return tuple(words)
+
+
+@lru_cache(maxsize=65536)
+def classify_key(key: str) -> str | None:
+    """What kind of credential a key names ('password', 'secret', 'token', 'api_key',
+    'credential', 'auth', 'key'), or None when it names none or only describes one."""
+    words = split_key(key)
+    if not words or len(words) > 12:
+        return None
+    if any(word in _NEVER for word in words):
+        return None
+    last = words[-1]
+    if last in _DESCRIPTIVE or (len(words) >= 2 and f"{words[-2]}_{last}" in _DESCRIPTIVE):
+        return None
+    kinds: list[str] = []
+    for i, word in enumerate(words):
+        if word in _PASSWORD_WORDS:
+            kinds.append("password")
+        elif word in _SECRET_WORDS:
+            kinds.append("secret")
+        elif word in _TOKEN_WORDS:
+            kinds.append("token")
+        elif word in _CREDENTIAL_WORDS:
+            kinds.append("credential")
+        elif (word in ("key", "keys") and i > 0 and words[i - 1] in _KEY_QUALIFIERS) or word in ("apikey", "apikeys", "accesskey", "secretkey", "privatekey", "authkey", "appkey",
+                      "clientkey", "masterkey", "signingkey", "encryptionkey", "licensekey", "accountkey"):
+            kinds.append("api_key")
+        elif word in _AUTH_WORDS:
+            kinds.append("auth")
+        elif word in ("key", "keys"):
+            kinds.append("key")
+        else:
+            fused = _FUSED.search(word)
+            if fused and fused.lastgroup:
+                kinds.append(fused.lastgroup)
+    if not kinds:
+        return None
+    for kind in ("password", "secret", "token", "api_key", "credential", "auth", "key"):
+        if kind in kinds:
+            return kind
+    return None
+
+
+_STRONG = {"password", "secret", "token", "api_key", "credential"}
+_LITERALS = {"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "undefined", "~", "enabled",
+             "disabled", "required", "optional"}
+
+
+def judge_value(kind: str, value: str) -> Confidence | None:
+    """Whether a value under a key of ``kind`` is shaped like a credential, and how sure."""
+    value = value.strip()
+    length = len(value)
+    if length < 4 or length > 1024:
+        return None
+    if "\n" in value:
+        return None  # scripts and documents in block scalars; keys in PEM form have their detector
+    low = value.lower()
+    if low in _LITERALS:
+        return None
+    if value.isdigit():
+        return Confidence.LOW if length >= 8 and kind in _STRONG else None
+    random = looks_random(value)
+    if kind == "password":
+        return Confidence.HIGH if random else Confidence.MEDIUM
+    if kind in _STRONG:
+        if " " in value:
+            return None
+        if random:
+            return Confidence.HIGH
+        return Confidence.MEDIUM if length >= 8 else Confidence.LOW
+    # 'auth' and a bare 'key' name many things: only a value that looks random qualifies.
+    if " " in value or length < 12 or not random or shannon_entropy(value) < 3.0:
+        return None
+    return Confidence.MEDIUM
+
+
+class KeywordDetector(EntryDetector):
+    name = "keyword"
+
+    def judge(self, entry: Entry, doc: Document) -> Hit | None:
+        kind = classify_key(entry.key)
+        if kind is None:
+            return None
+        confidence = judge_value(kind, entry.value)
+        if confidence is None:
+            return None
+        return Hit(f"keyword-{kind.replace('_', '-')}", kind, entry.start, entry.end, confidence,
+                   value=entry.value, key=entry.key, key_path=entry.key_path)

@@ -1,0 +1,38 @@
+"""Private keys in PEM and OpenSSH form, written raw or with escaped newlines (JSON, HCL)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from migrator.discover.detectors.base import Hit, TextDetector
+from migrator.discover.document import Document
+from migrator.discover.models import Confidence
+
+_BEGIN = re.compile(
+    r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
+)
+_END = re.compile(r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----")
+# The body must look like base64 (allowing headers such as Proc-Type and escaped newlines).
+_BODY = re.compile(r"[A-Za-z0-9+/=]{40}")
+_MAX_KEY = 16384
+
+
+class PrivateKeyDetector(TextDetector):
+    name = "private-key"
+
+    def scan(self, doc: Document) -> Iterator[Hit]:
+        text = doc.text
+        if "PRIVATE KEY" not in text:
+            return
+        for begin in _BEGIN.finditer(text):
+            end_match = _END.search(text, begin.end(), begin.end() + _MAX_KEY)
+            if end_match:
+                stop = end_match.end()
+            else:  # a truncated or templated key: report the header line
+                line_end = text.find("\n", begin.end())
+                stop = len(text) if line_end < 0 else line_end
+            body = text[begin.end():stop]
+            if not _BODY.search(body):
+                continue  # a header with no key material: documentation, a template
+            yield Hit("private-key", "private_key", begin.start(), stop, Confidence.HIGH)

@@ -1,0 +1,82 @@
+"""Placeholders: template variables and the words people write where a secret will go later."""
+
+from __future__ import annotations
+
+import re
+
+from migrator.discover.detectors.keyword import split_key
+from migrator.discover.document import Document
+from migrator.discover.filters.base import Filter
+from migrator.discover.models import Candidate
+
+# Template and substitution syntax of the tools config files pass through.
+_TEMPLATE = re.compile(
+    r"""\$\{[^}]*\}?|\$\([^)]*\)?|\$\{\{|%\([\w.\-]+\)[sdr]|\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}
+    |^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_][A-Za-z0-9_]*%$|\#\{[^}]*\}|^@[\w.\-]+@$|^__[\w.\-]+__$
+    |^<[^<>]{1,80}>$|<%=?.*?%>|^\[\[.*\]\]$|^\{[A-Za-z_][\w.\-]*\}$|^:[a-z_]+$""",
+    re.VERBOSE,
+)
+# Words that stand for a value to be filled in (matched on the whole value, case-insensitive,
+# after stripping punctuation).
+_WORDS = {
+    "changeme", "changeit", "change_me", "change-me", "changethis", "changeme123", "replaceme", "replace_me",
+    "replace-me", "replace", "fillme", "fill_me", "fixme", "todo", "tbd", "tbc", "xxx", "placeholder",
+    "example", "sample", "dummy", "fake", "mock", "test", "testing", "tests", "foo", "bar", "baz", "foobar",
+    "qux", "secret", "secrets", "password", "passwort", "passwd", "pass", "pwd", "token", "apikey", "api_key",
+    "key", "mykey", "mysecret", "mypassword", "mytoken", "yourpassword", "yoursecret", "yourtoken",
+    "default", "none", "null", "nil", "empty", "blank", "undefined", "unset", "notset", "not_set",
+    "redacted", "hidden", "masked", "removed", "omitted", "secret_key", "secretkey", "access_key",
+    "accesskey", "client_secret", "clientsecret", "auth_token", "authtoken", "access_token", "accesstoken",
+    "root", "admin", "administrator", "guest", "user", "username", "login", "demo", "postgres", "mysql",
+    "oracle", "sa", "qwerty", "letmein", "welcome", "abc123", "abcdef", "abcd", "1234", "12345", "123456",
+    "1234567", "12345678", "123456789", "1234567890", "password1", "password123", "pass123", "admin123",
+    "root123", "test123", "secret123", "string", "str", "value", "val", "text", "insert", "enter",
+    "private", "public", "sensitive", "confidential", "invalid", "wrong", "bad", "incorrect", "correct",
+    "valid", "true", "false", "any", "anything", "something", "whatever", "random", "generated", "auto",
+    "env", "environment", "required", "optional", "unknown", "na", "n/a", "nope", "off", "on", "disabled",
+    "bearer", "basic", "token_here", "key_here", "secret_here", "password_here",
+}
+_PREFIXES = ("your", "my", "enter", "insert", "put", "add", "set", "replace", "fill", "paste", "some", "the",
+             "a", "an", "example", "sample", "dummy", "fake", "test", "default", "generate", "random", "new",
+             "change", "secret", "super", "xxx", "todo")
+_SUFFIXES = ("here", "goes_here", "placeholder", "example", "sample", "dummy", "fake", "changeme", "xxx",
+             "todo", "tbd", "value")
+_MASK = re.compile(r"^(.)\1{3,}$|\*{3,}|x{4,}|X{4,}|#{4,}|\.{3,}|…|•{3,}|_{4,}|-{6,}|0{8,}")
+_SEPARATORS = re.compile(r"[\s_\-.]+")
+
+
+def is_placeholder(value: str, key: str = "") -> bool:
+    stripped = value.strip().strip("\"'`")
+    if not stripped:
+        return True
+    if _TEMPLATE.search(stripped):
+        return True
+    if _MASK.search(stripped):
+        return True
+    low = stripped.lower()
+    if low in _WORDS or low.strip("!.?*#-_") in _WORDS:
+        return True
+    words = [w for w in _SEPARATORS.split(low) if w]
+    if not words:
+        return True
+    joined = "_".join(words)
+    if joined in _WORDS or "".join(words) in _WORDS:
+        return True
+    if len(words) >= 2 and (words[0] in _PREFIXES or words[-1] in _SUFFIXES or joined.endswith("_goes_here")):
+        # "your_api_key", "api_key_here", "some-secret-value" but not random tokens with dashes
+        if all(w.isalpha() for w in words):
+            return True
+    if key:
+        key_words = split_key(key)
+        value_words = split_key(stripped)
+        if value_words and (value_words == key_words or (
+                len(value_words) >= 2 and set(value_words) <= set(key_words) | _WORDS)):
+            return True  # PASSWORD=password, STRIPE_SECRET_KEY=stripe_secret_key
+    return False
+
+
+class Placeholder(Filter):
+    name = "placeholder"
+
+    def drops(self, candidate: Candidate, doc: Document) -> bool:
+        return is_placeholder(candidate.value, candidate.key)

@@ -1,0 +1,37 @@
+"""Prose: messages, labels and translations that merely mention a password or a token."""
+
+from __future__ import annotations
+
+import re
+
+from migrator.discover.document import Document
+from migrator.discover.filters.base import Filter
+from migrator.discover.models import Candidate
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_I18N_PATH = re.compile(r"(?:^|/)(?:locales?|i18n|l10n|lang|langs|languages|translations?|messages)(?:/|$)"
+                        r"|(?:^|/)[a-z]{2}(?:[-_][a-zA-Z]{2,4})?\.(?:json|ya?ml|properties|po|strings|xlf)$")
+
+
+def is_prose(value: str) -> bool:
+    """Two or more words separated by spaces, or a sentence: written for people, not machines."""
+    stripped = value.strip()
+    if " " not in stripped:
+        return False
+    words = _WORD.findall(stripped)
+    if len(words) >= 2:
+        return True
+    return bool(re.search(r"[.!?:]\s", stripped))
+
+
+class Prose(Filter):
+    name = "prose"
+
+    def drops(self, candidate: Candidate, doc: Document) -> bool:
+        if candidate.detector != "keyword":
+            return False
+        value = candidate.value
+        if is_prose(value):
+            return True
+        # In translation catalogues a value with any whitespace or non-ASCII letters is text.
+        return bool(_I18N_PATH.search(doc.path.lower())) and (" " in value or not value.isascii())

@@ -1,0 +1,66 @@
+"""Values whose shape says they are not a credential: paths, plain URLs, variable names,
+identifiers, e-mail addresses, host names, versions, sizes and durations.
+
+Only keyword candidates go through it: provider tokens and private keys have their own shape.
+"""
+
+from __future__ import annotations
+
+import re
+
+from migrator.discover.detectors.entropy import looks_random
+from migrator.discover.detectors.keyword import classify_key
+from migrator.discover.document import Document
+from migrator.discover.filters.base import Filter
+from migrator.discover.models import Candidate
+
+_PATH = re.compile(
+    r"^(?:~?/|\./|\.\./|[A-Za-z]:[\\/]|\\\\|%[A-Z_]+%[\\/]|\$HOME/|file:)"  # absolute or relative paths
+    r"|^[\w\-.]+/[\w\-./]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|json|txt|ya?ml|conf|cfg|ini|env|gpg|asc"
+    r"|pub|token|secret|pass|pwd)$"
+    r"|^[\w\-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|gpg|asc|pub|kdbx|token|secret)$"
+)
+_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[^\s:@/]+(?::\d+)?(?:[/?#][^\s@]*)?$", re.IGNORECASE)
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
+_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|local|internal|lan|svc|cluster|"
+                   r"dev|app|cloud|corp|example|test|localhost|[a-z]{2})(?::\d+)?$", re.IGNORECASE)
+_DOTTED_IDENTIFIER = re.compile(r"^[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*){2,}$")
+_VERSION = re.compile(r"^v?\d+(?:\.\d+){1,3}(?:[-+][\w.\-]+)?$")
+_QUANTITY = re.compile(r"^\d+(?:\.\d+)?\s*(?:ms|s|sec|m|min|h|d|w|y|kb|mb|gb|tb|kib|mib|gib|k|%|px|em)$", re.IGNORECASE)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
+_IDENTIFIER_WORDS = re.compile(r"^[a-z]+(?:[_\-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$|^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
+_CALL = re.compile(r"^[\w.]+\(.*\)$|^\w+::\w+|^[\w.]+\[[\w'\"]+\]$")
+
+
+def shape_reason(value: str) -> str | None:
+    """Why ``value`` is not a credential by its shape, or None."""
+    stripped = value.strip()
+    if _PATH.search(stripped):
+        return "path"
+    if _URL.match(stripped):
+        return "url"
+    if _ENV_NAME.match(stripped) and not looks_random(stripped):
+        return "variable-name"
+    if _EMAIL.match(stripped):
+        return "email"
+    if _HOST.match(stripped) and not looks_random(stripped.split(".")[0]):
+        return "host"
+    if _VERSION.match(stripped) or _QUANTITY.match(stripped) or _DATE.match(stripped):
+        return "version-or-quantity"
+    if _DOTTED_IDENTIFIER.match(stripped) and not looks_random(stripped):
+        return "identifier"
+    if _CALL.match(stripped):
+        return "code"
+    if _IDENTIFIER_WORDS.match(stripped) and classify_key(stripped) is not None:
+        return "names-a-secret"  # from_secret: dockerhub_password
+    return None
+
+
+class ValueShape(Filter):
+    name = "value-shape"
+
+    def drops(self, candidate: Candidate, doc: Document) -> bool:
+        if candidate.detector != "keyword":
+            return False
+        return shape_reason(candidate.value) is not None

@@ -1,0 +1,45 @@
+"""What every format reader is: a name, the files it claims, and ``read`` yielding entries."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from typing import ClassVar
+
+from migrator.discover.document import Document
+from migrator.discover.models import Entry
+
+
+class ReaderError(ValueError):
+    """The file is malformed for this format. The message is one line and holds no value."""
+
+
+class Reader:
+    """A format reader. Subclasses set ``name`` and ``patterns`` and implement ``read``.
+
+    ``patterns`` are fnmatch patterns on the lower-cased base name (``*.yml``, ``.env``,
+    ``.env.*``, ``dockerfile``). ``priority`` breaks ties when several readers claim a file:
+    the higher wins. ``read`` yields every key/value entry it understands with the value's
+    exact span, and raises ReaderError for malformed input; entries yielded before the error
+    are kept.
+    """
+
+    name: ClassVar[str] = ""
+    patterns: ClassVar[tuple[str, ...]] = ()
+    priority: ClassVar[int] = 0
+
+    def claims(self, doc: Document) -> bool:
+        base = doc.name
+        return any(fnmatch.fnmatchcase(base, pattern) for pattern in self.patterns)
+
+    def read(self, doc: Document) -> Iterator[Entry]:
+        raise NotImplementedError
+
+    @staticmethod
+    def join(parent: str, key: str) -> str:
+        """Key paths are dot-joined; list items are ``[N]``."""
+        if not parent:
+            return key
+        if key.startswith("["):
+            return parent + key
+        return f"{parent}.{key}"

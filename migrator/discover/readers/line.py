@@ -1,0 +1,79 @@
+"""The generic line reader: ``key = value``, ``key: value``, ``"key": "value"``, ``key => value``.
+
+It is the reader for files no other reader claims, the fallback when a structured file is
+malformed, and the sweep over lines a structured reader does not cover (comments, for one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from migrator.discover.document import Document
+from migrator.discover.models import Entry
+from migrator.discover.readers.base import Reader
+
+# key, separator, value; the value is a quoted string or a run of non-space characters.
+ASSIGNMENT = re.compile(
+    r"""
+    (?P<key>"[^"\n]{1,80}"|'[^'\n]{1,80}'|[A-Za-z_$@][\w.\-\[\]$@]{0,80})
+    [ \t]*(?P<sep>:=|=>|==|=|:(?!//)|\s(?=["']))[ \t]*
+    (?P<value>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s"'`,;][^\s,;]*)
+    """,
+    re.VERBOSE,
+)
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\", "/": "/", "0": "\0"}
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def unescape(raw: str) -> str:
+    """Decode the common backslash escapes of a double-quoted string (shell, JSON, YAML, HCL)."""
+    if "\\" not in raw:
+        return raw
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), raw)
+
+
+def strip_key(key: str) -> str:
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'":
+        return key[1:-1]
+    return key
+
+
+def value_bounds(match: re.Match[str]) -> tuple[int, int, str]:
+    """Start and end offsets of the value inside its quotes, and the quote character."""
+    start, end = match.span("value")
+    raw = match.group("value")
+    if raw[:1] in "\"'`" and len(raw) >= 2 and raw[-1] == raw[0]:
+        return start + 1, end - 1, raw[0]
+    return start, end, ""
+
+
+def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> Iterator[Entry]:
+    """Every assignment between character offsets ``begin`` and ``end`` of ``doc``."""
+    text = doc.text
+    for match in ASSIGNMENT.finditer(text, begin, end):
+        key = strip_key(match.group("key")).strip()
+        if not key:
+            continue
+        start, stop, quote = value_bounds(match)
+        raw = text[start:stop]
+        value = unescape(raw) if quote == '"' else raw
+        yield Entry(
+            key_path=Reader.join(prefix, key),
+            key=key,
+            value=value,
+            start=start,
+            end=stop,
+            quote=quote,
+            raw=value != raw,
+        )
+
+
+class LineReader(Reader):
+    name = "line"
+    patterns = ("*",)
+    priority = -100
+
+    def read(self, doc: Document) -> Iterator[Entry]:
+        yield from entries_in_range(doc, 0, len(doc.text))

@@ -1,0 +1,79 @@
+"""YAML (Ansible vars, inventories, Kubernetes, compose files, CI configs).
+
+Scanning composes the node graph with libyaml (PyYAML's C binding), which reports every
+scalar's start and end mark in characters, and is an order of magnitude faster than a
+round-trip parser. Rewrites (a later stage) use ruamel.yaml, which keeps comments and layout.
+Nothing is constructed, so custom tags (``!vault``, ``!Ref``) and anchors are harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import yaml
+
+from migrator.discover.document import Document
+from migrator.discover.models import Entry
+from migrator.discover.readers.base import Reader, ReaderError
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+def _scalar_entry(doc: Document, node: yaml.ScalarNode, path: str, key: str) -> Entry:
+    start, end = node.start_mark.index, node.end_mark.index
+    style = node.style or ""
+    text = doc.text
+    if style in ("'", '"'):
+        start, end = start + 1, end - 1
+    elif style in ("|", ">"):
+        while end > start and text[end - 1] in " \t\r\n":
+            end -= 1
+    raw = style in ("|", ">") or text[start:end] != node.value
+    return Entry(path, key, node.value, start, end, style, raw)
+
+
+class YamlReader(Reader):
+    name = "yaml"
+    patterns = ("*.yml", "*.yaml", "*.yml.dist", "*.yaml.dist", "*.yml.example", "*.yaml.example",
+                "*.yml.sample", "*.yaml.sample", ".yamllint", "*.eyaml")
+
+    def read(self, doc: Document) -> Iterator[Entry]:
+        seen: set[int] = set()
+        try:
+            for root in yaml.compose_all(doc.text, Loader=_Loader):
+                if root is not None:
+                    yield from self._walk(doc, root, seen)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1}" if mark else "unknown line"
+            raise ReaderError(f"malformed YAML at {where}: {exc.problem or exc.context}") from None
+        except yaml.YAMLError as exc:
+            raise ReaderError(f"malformed YAML: {type(exc).__name__}") from None
+
+    def _walk(self, doc: Document, root: yaml.Node, seen: set[int]) -> Iterator[Entry]:
+        stack: list[tuple[yaml.Node, str, str]] = [(root, "", "")]
+        while stack:
+            node, path, key = stack.pop()
+            if id(node) in seen:  # an alias to a node already walked (or a recursive one)
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.ScalarNode):
+                if path:
+                    yield _scalar_entry(doc, node, path, key)
+            elif isinstance(node, yaml.MappingNode):
+                pairs = []
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, yaml.ScalarNode):
+                        name = key_node.value
+                        pairs.append((value_node, self.join(path, name), name))
+                    else:
+                        pairs.append((key_node, path, key))
+                        pairs.append((value_node, path, key))
+                stack.extend(reversed(pairs))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(
+                    (item, self.join(path, f"[{i}]"), key) for i, item in reversed(list(enumerate(node.value)))
+                )

@@ -1,0 +1,264 @@
+"""The discovery pipeline: sources -> reader -> detectors -> filters -> findings.
+
+``Scanner.scan_document`` is the whole pipeline for one file's text; ``Scanner.scan`` walks
+sources and collects a ScanResult. Nothing here prints: reports are the report package's job.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migrator.discover.detectors import EntryDetector, Hit, TextDetector, entry_detectors, text_detectors
+from migrator.discover.document import Document
+from migrator.discover.filters import Filter, default_filters
+from migrator.discover.loader import load
+from migrator.discover.models import Candidate, Confidence, Entry, Finding, ScanError, ScanResult
+from migrator.discover.readers import LINE_READER, ReaderError, reader_for
+from migrator.discover.readers.line import entries_in_range
+from migrator.discover.walker import SourceFile, WalkOptions, walk
+from migrator.fingerprint import Fingerprinter, hint
+
+# Lines worth a second look by the line reader when no structured entry starts on them
+# (comments, scripts inside YAML block scalars, text a reader does not model).
+_SWEEP = re.compile(r"pass|pwd|secret|token|key|auth|cred")
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class ScanOptions:
+    walk: WalkOptions = field(default_factory=WalkOptions)
+    min_confidence: Confidence = Confidence.LOW
+    baseline: frozenset[str] = frozenset()
+
+
+@dataclass
+class DocumentScan:
+    """What scanning one document produced."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    candidates: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+class Scanner:
+    def __init__(
+        self,
+        fingerprint: Fingerprinter,
+        options: ScanOptions | None = None,
+        text: Sequence[TextDetector] | None = None,
+        entry: Sequence[EntryDetector] | None = None,
+        filters: Sequence[Filter] | None = None,
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.options = options or ScanOptions()
+        self.text_detectors = list(text if text is not None else text_detectors())
+        self.entry_detectors = list(entry if entry is not None else entry_detectors())
+        self.filters = list(filters if filters is not None else default_filters())
+
+    # -- one document -----------------------------------------------------------------------
+    def scan_document(self, doc: Document) -> DocumentScan:
+        result = DocumentScan()
+        reader = reader_for(doc)
+        entries: list[Entry] = []
+        reader_name = reader.name
+        try:
+            for entry in reader.read(doc):
+                entries.append(entry)
+        except ReaderError as exc:
+            result.errors.append(ScanError(doc.path, f"{exc}; scanned line by line", fatal=False))
+            reader_name = f"{reader.name}+line"
+            entries = _merge_line_entries(doc, entries)
+        except RecursionError:
+            result.errors.append(ScanError(doc.path, "nested too deeply to parse; scanned line by line", fatal=False))
+            reader_name = f"{reader.name}+line"
+            entries = _merge_line_entries(doc, entries)
+        entries.sort(key=lambda e: e.start)
+        if reader is not LINE_READER:
+            entries.extend(_sweep_uncovered_lines(doc, entries))
+            entries.sort(key=lambda e: e.start)
+
+        hits: list[tuple[Hit, str]] = []
+        for detector in self.entry_detectors:
+            name = detector.name
+            for entry in entries:
+                hit = detector.judge(entry, doc)
+                if hit is not None:
+                    hits.append((hit, name))
+        for text_detector in self.text_detectors:
+            hits.extend((hit, text_detector.name) for hit in text_detector.scan(doc))
+
+        for candidate in _candidates(doc, _dedupe(hits), entries):
+            result.candidates += 1
+            if candidate.confidence < self.options.min_confidence:
+                result.dropped["min-confidence"] = result.dropped.get("min-confidence", 0) + 1
+                continue
+            reason = self._filtered(candidate, doc)
+            if reason:
+                result.dropped[reason] = result.dropped.get(reason, 0) + 1
+                continue
+            fingerprint = self.fingerprint(candidate.value)
+            if fingerprint in self.options.baseline:
+                result.dropped["baseline"] = result.dropped.get("baseline", 0) + 1
+                continue
+            result.findings.append(
+                Finding(
+                    path=doc.path,
+                    span=candidate.span,
+                    key_path=candidate.key_path,
+                    kind=candidate.kind,
+                    rule=candidate.rule,
+                    confidence=candidate.confidence,
+                    fingerprint=fingerprint,
+                    hint=hint(candidate.value),
+                    reader=reader_name,
+                )
+            )
+        return result
+
+    def _filtered(self, candidate: Candidate, doc: Document) -> str | None:
+        for filt in self.filters:
+            if filt.drops(candidate, doc):
+                return filt.name
+        return None
+
+    # -- many files ---------------------------------------------------------------------------
+    def scan(self, roots: Sequence[str | Path], progress: ProgressCallback | None = None) -> ScanResult:
+        started = time.perf_counter()
+        result = ScanResult()
+        stats = result.stats
+        sources: list[SourceFile] = []
+        for item in walk(roots, self.options.walk):
+            if isinstance(item, ScanError):
+                result.errors.append(item)
+                stats.files_skipped += 1
+                stats.skipped_reasons["error"] = stats.skipped_reasons.get("error", 0) + 1
+            else:
+                sources.append(item)
+        total = len(sources)
+        for number, source in enumerate(sources, 1):
+            if progress is not None:
+                progress(number, total, source.display)
+            self._scan_source(source, result)
+        result.findings.sort(key=lambda f: (f.path, f.span.start, f.rule))
+        stats.findings = len(result.findings)
+        stats.seconds = time.perf_counter() - started
+        return result
+
+    def scan_files(self, sources: Iterable[SourceFile]) -> ScanResult:
+        result = ScanResult()
+        for source in sources:
+            self._scan_source(source, result)
+        result.stats.findings = len(result.findings)
+        return result
+
+    def _scan_source(self, source: SourceFile, result: ScanResult) -> None:
+        stats = result.stats
+        doc, errors = load(source, self.options.walk.max_file_size)
+        result.errors.extend(errors)
+        if doc is None:
+            stats.files_skipped += 1
+            reason = "error" if errors else "binary"
+            stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
+            return
+        stats.files_scanned += 1
+        stats.bytes_scanned += len(doc.data)
+        scanned = self.scan_document(doc)
+        result.findings.extend(scanned.findings)
+        result.errors.extend(scanned.errors)
+        stats.candidates += scanned.candidates
+        for reason, count in scanned.dropped.items():
+            stats.dropped_by_filter[reason] = stats.dropped_by_filter.get(reason, 0) + count
+
+
+def _merge_line_entries(doc: Document, parsed: list[Entry]) -> list[Entry]:
+    """After a parse error: the entries parsed so far, then the line reader for the rest."""
+    resume = parsed[-1].end if parsed else 0
+    return parsed + list(entries_in_range(doc, resume, len(doc.text)))
+
+
+def _sweep_uncovered_lines(doc: Document, entries: list[Entry]) -> list[Entry]:
+    """Line-reader entries on keyword lines where no structured entry starts.
+
+    ``entries`` must be sorted by start offset.
+    """
+    starts = doc.line_starts
+    covered = {bisect_right(starts, e.start) for e in entries}
+    entry_starts = [e.start for e in entries]
+    swept: list[Entry] = []
+    for match in _SWEEP.finditer(doc.lower):
+        line = bisect_right(starts, match.start())
+        if line in covered:
+            continue
+        covered.add(line)
+        begin, end = doc.line_span(line)
+        # An assignment inside a block value (a script under ``run: |``) keeps the block's path.
+        index = bisect_right(entry_starts, begin) - 1
+        prefix = entries[index].key_path if index >= 0 and entries[index].end >= end else ""
+        swept.extend(entries_in_range(doc, begin, end, prefix))
+    return swept
+
+
+def _dedupe(hits: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
+    """One hit per place: where hits overlap, the narrower, more specific one wins."""
+    if len(hits) < 2:
+        return hits
+    ordered = sorted(hits, key=lambda h: (h[0].start, -(h[0].end - h[0].start)))
+    kept: list[tuple[Hit, str]] = []
+    for hit, name in ordered:
+        replaced = False
+        for i, (other, other_name) in enumerate(kept):
+            if hit.start < other.end and other.start < hit.end:
+                # Prefer a text detector's hit (provider format, URL password) over a keyword hit
+                # on the same value; between equals keep the higher confidence.
+                if other_name == "keyword" and name != "keyword":
+                    kept[i] = (hit, name)
+                elif name == other_name or (name == "keyword") == (other_name == "keyword"):
+                    if hit.confidence > other.confidence:
+                        kept[i] = (hit, name)
+                replaced = True
+                break
+        if not replaced:
+            kept.append((hit, name))
+    return kept
+
+
+def _containing_entry(entries: list[Entry], starts: list[int], start: int, end: int) -> Entry | None:
+    """The innermost entry whose value holds ``[start, end)`` (entries sorted by start)."""
+    index = bisect_right(starts, start) - 1
+    for candidate in range(index, max(index - 3, -1), -1):  # a swept line may sit inside a block
+        entry = entries[candidate]
+        if entry.start <= start and end <= entry.end:
+            return entry
+    return None
+
+
+def _candidates(doc: Document, hits: list[tuple[Hit, str]], entries: list[Entry]) -> Iterable[Candidate]:
+    starts = [e.start for e in entries]
+    text = doc.text
+    for hit, detector in hits:
+        key, key_path, value = hit.key, hit.key_path, hit.value
+        if not key_path:
+            entry = _containing_entry(entries, starts, hit.start, hit.end)
+            if entry is not None:
+                key, key_path = entry.key, entry.key_path
+                if value is None and entry.raw and (entry.start, entry.end) == (hit.start, hit.end):
+                    value = entry.value
+        if value is None:
+            value = text[hit.start:hit.end]
+        yield Candidate(
+            rule=hit.rule,
+            kind=hit.kind,
+            value=value,
+            span=doc.span(hit.start, hit.end),
+            key_path=key_path,
+            key=key,
+            confidence=hit.confidence,
+            detector=detector,
+        )
