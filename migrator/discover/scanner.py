@@ -79,6 +79,11 @@ class Scanner:
             result.errors.append(ScanError(doc.path, "nested too deeply to parse; scanned line by line", fatal=False))
             reader_name = f"{reader.name}+line"
             entries = _merge_line_entries(doc, entries)
+        except Exception as exc:  # a reader bug must not stop the scan; its message may quote the file
+            result.errors.append(ScanError(
+                doc.path, f"{reader.name} reader failed ({type(exc).__name__}); scanned line by line", fatal=False))
+            reader_name = f"{reader.name}+line"
+            entries = _merge_line_entries(doc, entries)
         entries.sort(key=lambda e: e.start)
         if reader is not LINE_READER:
             entries.extend(_sweep_uncovered_lines(doc, entries))

@@ -14,20 +14,24 @@ from migrator.discover.detectors.base import Hit, TextDetector
 from migrator.discover.document import Document
 from migrator.discover.models import Confidence
 
+# Searched from the literal "://" (fast), the scheme is checked behind it.
 _URL = re.compile(
-    r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,30}://"  # scheme
+    r"://"
     r"(?P<user>[^\s:/@'\"`<>{}\[\]\\]{0,100}):"  # user (may be empty: redis://:pass@host)
     r"(?P<password>[^\s/@'\"`<>\\]{1,200})"
     r"@(?=[A-Za-z0-9\[_\-.%$]+)"  # host follows
 )
-_CONN = re.compile(
-    r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*(?P<password>(?:\{[^}\n]{1,200}\})|[^;\"'\s<>]{1,200})(?=;|\"|'|\s|$)",
-    re.MULTILINE,
+# Run on the lower-cased text; each alternative starts with a literal so the search is fast.
+_CONN = tuple(
+    re.compile(word + r"\s*=\s*(?P<password>(?:\{[^}\n]{1,200}\})|[^;\"'\s<>]{1,200})(?=;|\"|'|\s|$)", re.MULTILINE)
+    for word in ("password", "pwd")
 )
 _CONN_CONTEXT = re.compile(
     r"(?i)(?:server|data source|host|uid|user id|user|database|initial catalog|dsn)\s*=")
-_AUTH = re.compile(
-    r"(?i)(?<![A-Za-z0-9])(?P<scheme>bearer|basic|token)[ \t]+(?P<credential>[A-Za-z0-9+/=._~\-]{12,})"
+# Run on the lower-cased text; the credential's offsets are the same in the original text.
+_AUTH = tuple(
+    (scheme, re.compile(scheme + r"[ \t]+(?P<credential>[a-z0-9+/=._~\-]{12,})"))
+    for scheme in ("bearer", "basic", "token")
 )
 
 
@@ -38,11 +42,15 @@ class UrlCredentialDetector(TextDetector):
         text = doc.text
         if "://" in text:
             for match in _URL.finditer(text):
+                if not match.start() or not text[match.start() - 1].isalnum():
+                    continue  # "://" with no scheme in front
                 start, end = match.span("password")
                 yield Hit("url-password", "url_credentials", start, end, Confidence.HIGH)
         low = doc.lower
-        if "password" in low or "pwd" in low:
-            for match in _CONN.finditer(text):
+        for regex in _CONN:
+            for match in regex.finditer(low):
+                if match.start() and low[match.start() - 1] not in ";\"' \t\n":
+                    continue  # part of a longer key (db_password=...): the keyword detector's job
                 line_start = text.rfind("\n", 0, match.start()) + 1
                 line_end = text.find("\n", match.end())
                 line = text[line_start: len(text) if line_end < 0 else line_end]
@@ -56,17 +64,15 @@ class AuthorizationDetector(TextDetector):
 
     def scan(self, doc: Document) -> Iterator[Hit]:
         low = doc.lower
-        if "bearer" not in low and "basic" not in low and "token " not in low:
-            return
-        for match in _AUTH.finditer(doc.text):
-            scheme = match.group("scheme").lower()
-            credential = match.group("credential")
-            if scheme == "token" and not _looks_random(credential):
-                continue
-            if scheme == "basic" and not _looks_random(credential):
-                continue
-            start, end = match.span("credential")
-            yield Hit(f"{scheme}-authorization", f"{scheme}_authorization", start, end, Confidence.HIGH)
+        text = doc.text
+        for scheme, regex in _AUTH:
+            for match in regex.finditer(low):
+                if match.start() and low[match.start() - 1].isalnum():
+                    continue  # inside a longer word
+                start, end = match.span("credential")
+                if scheme != "bearer" and not _looks_random(text[start:end]):
+                    continue
+                yield Hit(f"{scheme}-authorization", f"{scheme}_authorization", start, end, Confidence.HIGH)
 
 
 def _looks_random(value: str) -> bool:
