@@ -189,16 +189,27 @@ def _merge_line_entries(doc: Document, parsed: list[Entry]) -> list[Entry]:
 
 
 def _sweep_uncovered_lines(doc: Document, entries: list[Entry]) -> list[Entry]:
-    """Line-reader entries on keyword lines where no structured entry starts.
+    """Line-reader entries where a keyword occurs outside what the structured reader modelled:
+    on lines where no entry starts (comments, scripts inside block values), and inside values
+    that hold assignments of their own (``- DB_PASSWORD=x`` in a list, JSON inside a string).
 
     ``entries`` must be sorted by start offset.
     """
     starts = doc.line_starts
     covered = {bisect_right(starts, e.start) for e in entries}
     entry_starts = [e.start for e in entries]
+    expanded: set[int] = set()
     swept: list[Entry] = []
     for match in _SWEEP.finditer(doc.lower):
-        line = bisect_right(starts, match.start())
+        position = match.start()
+        index = bisect_right(entry_starts, position) - 1
+        if index >= 0 and position < entries[index].end:
+            if index not in expanded:  # inside a value: read the value's own assignments
+                expanded.add(index)
+                entry = entries[index]
+                swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
+            continue
+        line = bisect_right(starts, position)
         if line in covered:
             continue
         covered.add(line)

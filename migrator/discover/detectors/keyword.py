@@ -70,7 +70,7 @@ _DESCRIPTIVE = {
     "category", "categories", "tag", "tags", "annotation", "annotations", "color", "colour", "style",
     "width", "height", "sample", "example", "examples", "demo", "doc", "docs", "documentation", "comment",
     "note", "notes", "todo", "pub", "public", "publishable", "cert", "certificate", "crt", "pem", "der",
-    "keystore", "truststore", "jks", "p12", "pfx", "store_type", "alias", "length_max",
+    "keystore", "truststore", "jks", "p12", "pfx", "alias",
 }
 # Words anywhere in a key that mean it is not a secret at all.
 _NEVER = {"public", "publishable", "pubkey", "publickey", "publickeytoken", "author", "authority",
@@ -78,9 +78,20 @@ _NEVER = {"public", "publishable", "pubkey", "publickey", "publickeytoken", "aut
           "authentication", "authenticator", "tokenizer", "tokenize", "tokenization", "keyboard",
           "keyword", "keywords", "keycloak", "keyframe", "keyframes", "keymap", "keychain", "monkey",
           "turkey", "hockey", "jockey", "whiskey", "donkey", "passenger", "passengers", "compass", "bypass",
-          "passive", "passthrough", "surpass", "encompass", "trespass", "password_policy", "pwdlastset",
+          "passive", "passthrough", "surpass", "encompass", "trespass", "pwdlastset",
           "secretary", "secretion", "hotkey", "hotkeys", "primarykey", "foreignkey", "sortkey",
           "partitionkey", "shortcut", "underpass", "overpass", "passport", "passage"}
+
+
+# A key whose first word is one of these labels or points at a credential: LABEL_PASSWORD,
+# TITLE_FORGOT_PASSWORD and from_secret are user-interface strings and references.
+_LEADING = {"label", "lbl", "title", "tooltip", "placeholder", "mandatory", "invalid", "error", "errors", "msg",
+            "message", "hint", "text", "txt", "help", "forgot", "show", "hide", "toggle", "btn", "button",
+            "caption", "heading", "desc", "description", "prompt", "notify", "notification", "warning", "info",
+            "success", "missing", "wrong", "incorrect", "from", "ref", "use", "uses", "get", "is", "has", "enable",
+            "disable", "no", "require", "validate", "verify", "check", "generate", "rotate", "reset", "set",
+            "update", "delete", "remove", "create", "list", "describe", "fetch", "load", "read", "write", "save",
+            "store", "on", "when", "if", "num", "number", "min", "max", "default_length", "tab", "link", "page"}
 
 
 @lru_cache(maxsize=65536)
@@ -101,10 +112,14 @@ def split_key(key: str) -> tuple[str, ...]:
 def classify_key(key: str) -> str | None:
     """What kind of credential a key names ('password', 'secret', 'token', 'api_key',
     'credential', 'auth', 'key'), or None when it names none or only describes one."""
+    if key.count(" ") >= 2:
+        return None  # a sentence used as a key (translation catalogues)
     words = split_key(key)
     if not words or len(words) > 12:
         return None
     if any(word in _NEVER for word in words):
+        return None
+    if len(words) >= 2 and words[0] in _LEADING:
         return None
     last = words[-1]
     if last in _DESCRIPTIVE or (len(words) >= 2 and f"{words[-2]}_{last}" in _DESCRIPTIVE):
@@ -154,8 +169,10 @@ def judge_value(kind: str, value: str) -> Confidence | None:
     low = value.lower()
     if low in _LITERALS:
         return None
-    if value.isdigit():
-        return Confidence.LOW if length >= 8 and kind in _STRONG else None
+    if value.isdigit():  # PINs and numeric passwords exist; numeric ids under "key" are not secrets
+        if kind == "password" and length >= 6 or kind in _STRONG and length >= 8:
+            return Confidence.LOW
+        return None
     random = looks_random(value)
     if kind == "password":
         return Confidence.HIGH if random else Confidence.MEDIUM
@@ -165,8 +182,11 @@ def judge_value(kind: str, value: str) -> Confidence | None:
         if random:
             return Confidence.HIGH
         return Confidence.MEDIUM if length >= 8 else Confidence.LOW
-    # 'auth' and a bare 'key' name many things: only a value that looks random qualifies.
+    # 'auth' and a bare 'key' name many things (header names, cache keys, map keys): only a
+    # generated-looking value with letters and digits qualifies.
     if " " in value or length < 12 or not random or shannon_entropy(value) < 3.0:
+        return None
+    if not any(c.isdigit() for c in value) or not any(c.isalpha() for c in value):
         return None
     return Confidence.MEDIUM
 

@@ -12,7 +12,11 @@ from migrator.discover.models import Candidate
 _HEX_DIGEST = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$",
                          re.IGNORECASE)
 _PREFIXED = re.compile(r"^(?:sha(?:1|224|256|384|512)|md5|blake2b?|sha3-\d+)[-:=]", re.IGNORECASE)
-_CRYPT = re.compile(r"^(?:\$(?:1|2[abxy]?|5|6|y|gy|7|argon2(?:id|i|d)|scrypt|pbkdf2[-\w]*)\$|\{(?:SSHA|SHA|MD5|CRYPT|SSHA256|SSHA512|PBKDF2)\})")
+_CRYPT = re.compile(
+    r"^(?:\$(?:1|2[abxy]?|5|6|y|gy|7|argon2(?:id|i|d)|scrypt|pbkdf2[-\w]*)\$"  # crypt(3)
+    r"|\{(?:SSHA|SHA|MD5|CRYPT|SSHA256|SSHA512|PBKDF2)\}"  # LDAP userPassword
+    r"|(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|sha1|md5|unsalted_md5)\$)"  # Django
+)
 _CONTEXT_WORDS = {"sha", "sha1", "sha256", "sha512", "md5", "hash", "checksum", "checksums", "digest", "integrity",
                   "etag", "commit", "rev", "revision", "fingerprint", "thumbprint", "crc", "sum", "shasum",
                   "resolved", "hashes"}

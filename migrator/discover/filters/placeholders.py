@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 from migrator.discover.detectors.keyword import split_key
@@ -13,7 +15,8 @@ from migrator.discover.models import Candidate
 _TEMPLATE = re.compile(
     r"""\$\{[^}]*\}?|\$\([^)]*\)?|\$\{\{|%\([\w.\-]+\)[sdr]|\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}
     |^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_][A-Za-z0-9_]*%$|\#\{[^}]*\}|^@[\w.\-]+@$|^__[\w.\-]+__$
-    |^<[^<>]{1,80}>$|<%=?.*?%>|^\[\[.*\]\]$|^\{[A-Za-z_][\w.\-]*\}$|^:[a-z_]+$""",
+    |^<[^<>]{1,80}>$|<%=?.*?%>|^\[\[.*\]\]$|^\{[A-Za-z_][\w.\-]*\}$|^:[a-z_]+$
+    |^\#\#[\w.\-]+\#\#$|^@@[\w.\-]+@@$|^%%[\w.\-]+%%$""",
     re.VERBOSE,
 )
 # Words that stand for a value to be filled in (matched on the whole value, case-insensitive,
@@ -41,12 +44,35 @@ _PREFIXES = ("your", "my", "enter", "insert", "put", "add", "set", "replace", "f
              "change", "secret", "super", "xxx", "todo")
 _SUFFIXES = ("here", "goes_here", "placeholder", "example", "sample", "dummy", "fake", "changeme", "xxx",
              "todo", "tbd", "value")
+# Words that mark a made-up value wherever they appear in an all-lower-case value
+# ("grafanatest", "spring-boot-demo", "testsecret").
+_MADE_UP = re.compile(r"test|demo|example|sample|dummy|fake|changeme|mock|placeholder|secret|passw|foobar")
+_TRAILING_DIGITS = re.compile(r"[\W_]*\d{1,4}$")
+_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
 _MASK = re.compile(r"^(.)\1{3,}$|\*{3,}|x{4,}|X{4,}|#{4,}|\.{3,}|…|•{3,}|_{4,}|-{6,}|0{8,}")
 _SEPARATORS = re.compile(r"[\s_\-.]+")
 
 
+def _decoded_base64(value: str) -> str | None:
+    """Kubernetes Secret data and HTTP Basic credentials are base64: judge what they encode."""
+    if len(value) > 64 or len(value) % 4 or not _BASE64.match(value):
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isprintable() else None
+
+
 def is_placeholder(value: str, key: str = "") -> bool:
     stripped = value.strip().strip("\"'`")
+    decoded = _decoded_base64(stripped)
+    if decoded is not None and decoded != stripped and _is_placeholder(decoded.split(":")[-1], key):
+        return True
+    return _is_placeholder(stripped, key)
+
+
+def _is_placeholder(stripped: str, key: str) -> bool:
     if not stripped:
         return True
     if _TEMPLATE.search(stripped):
@@ -55,6 +81,10 @@ def is_placeholder(value: str, key: str = "") -> bool:
         return True
     low = stripped.lower()
     if low in _WORDS or low.strip("!.?*#-_") in _WORDS:
+        return True
+    if _TRAILING_DIGITS.sub("", low) in _WORDS:  # pass1, key1, test1234
+        return True
+    if low == stripped and len(stripped) <= 24 and _MADE_UP.search(low):
         return True
     words = [w for w in _SEPARATORS.split(low) if w]
     if not words:
@@ -69,9 +99,10 @@ def is_placeholder(value: str, key: str = "") -> bool:
     if key:
         key_words = split_key(key)
         value_words = split_key(stripped)
-        if value_words and (value_words == key_words or (
-                len(value_words) >= 2 and set(value_words) <= set(key_words) | _WORDS)):
-            return True  # PASSWORD=password, STRIPE_SECRET_KEY=stripe_secret_key
+        if value_words and set(value_words) <= set(key_words) | _WORDS:
+            return True  # PASSWORD=password, STRIPE_SECRET_KEY=stripe_secret_key, accessKey: access
+        if len(key) >= 6 and key.lower() in low:
+            return True  # "CreateAccessKey": "iam:CreateAccessKey" names an action, not a key
     return False
 
 

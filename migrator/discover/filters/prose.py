@@ -14,8 +14,13 @@ _I18N_PATH = re.compile(r"(?:^|/)(?:locales?|i18n|l10n|lang|langs|languages|tran
 
 
 def is_prose(value: str) -> bool:
-    """Two or more words separated by spaces, or a sentence: written for people, not machines."""
+    """Two or more words separated by spaces, a sentence, or a word in a non-Latin script:
+    written for people, not machines."""
     stripped = value.strip()
+    if not stripped.isascii() and not any(c.isdigit() for c in stripped):
+        letters = [c for c in stripped if c.isalpha()]
+        if letters and sum(1 for c in letters if not c.isascii()) * 2 >= len(letters):
+            return True  # "新しいパスワード", "Lösenord" is ASCII-heavy and stays a candidate
     if " " not in stripped:
         return False
     words = _WORD.findall(stripped)

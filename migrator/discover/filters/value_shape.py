@@ -26,11 +26,12 @@ _EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
 _HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|local|internal|lan|svc|cluster|"
                    r"dev|app|cloud|corp|example|test|localhost|[a-z]{2})(?::\d+)?$", re.IGNORECASE)
 _DOTTED_IDENTIFIER = re.compile(r"^[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*){2,}$")
-_VERSION = re.compile(r"^v?\d+(?:\.\d+){1,3}(?:[-+][\w.\-]+)?$")
+_VERSION = re.compile(r"^(?:[\^~<>=]{1,2}\s*)?v?\d+(?:\.(?:\d+|x|\*)){1,3}(?:[-+][\w.\-]+)?$")
 _QUANTITY = re.compile(r"^\d+(?:\.\d+)?\s*(?:ms|s|sec|m|min|h|d|w|y|kb|mb|gb|tb|kib|mib|gib|k|%|px|em)$", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
 _IDENTIFIER_WORDS = re.compile(r"^[a-z]+(?:[_\-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$|^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
-_CALL = re.compile(r"^[\w.]+\(.*\)$|^\w+::\w+|^[\w.]+\[[\w'\"]+\]$")
+_CALL = re.compile(r"^[\w.]+\(.*\)?$|^\w+::\w+|^[\w.]+\[[\w'\"]+\]|^(?:self|this|cls|super)\.\w")
+_ATTRIBUTE = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+$")  # conf.access_token
 
 
 def shape_reason(value: str) -> str | None:
@@ -40,7 +41,7 @@ def shape_reason(value: str) -> str | None:
         return "path"
     if _URL.match(stripped):
         return "url"
-    if _ENV_NAME.match(stripped) and not looks_random(stripped):
+    if _ENV_NAME.match(stripped) and sum(c.isdigit() for c in stripped) <= 2:
         return "variable-name"
     if _EMAIL.match(stripped):
         return "email"
@@ -50,7 +51,7 @@ def shape_reason(value: str) -> str | None:
         return "version-or-quantity"
     if _DOTTED_IDENTIFIER.match(stripped) and not looks_random(stripped):
         return "identifier"
-    if _CALL.match(stripped):
+    if _CALL.match(stripped) or _ATTRIBUTE.match(stripped):
         return "code"
     if _IDENTIFIER_WORDS.match(stripped) and classify_key(stripped) is not None:
         return "names-a-secret"  # from_secret: dockerhub_password

@@ -14,15 +14,15 @@ from migrator.discover.models import Entry
 from migrator.discover.readers.base import Reader
 
 # key, separator, value; the value is a quoted string or a run of non-space characters.
+# A key or value in escaped quotes (\"key\": \"value\") is JSON inside a string.
 ASSIGNMENT = re.compile(
     r"""
-    (?P<key>"[^"\n]{1,80}"|'[^'\n]{1,80}'|[A-Za-z_$@][\w.\-\[\]$@]{0,80})
+    (?P<key>\\"[^"\\\n]{1,80}\\"|"[^"\n]{1,80}"|'[^'\n]{1,80}'|[A-Za-z_$@][\w.\-\[\]$@]{0,80})
     [ \t]*(?P<sep>:=|=>|==|=|:(?!//)|\s(?=["']))[ \t]*
-    (?P<value>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s"'`,;][^\s,;]*)
+    (?P<value>\\"[^"\\\n]*\\"|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s"'`,;][^\s,;]*)
     """,
     re.VERBOSE,
 )
-
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\", "/": "/", "0": "\0"}
 _ESCAPE = re.compile(r"\\(.)")
 
@@ -35,6 +35,8 @@ def unescape(raw: str) -> str:
 
 
 def strip_key(key: str) -> str:
+    if key.startswith('\\"') and key.endswith('\\"') and len(key) >= 4:
+        return key[2:-2]
     if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'":
         return key[1:-1]
     return key
@@ -44,6 +46,8 @@ def value_bounds(match: re.Match[str]) -> tuple[int, int, str]:
     """Start and end offsets of the value inside its quotes, and the quote character."""
     start, end = match.span("value")
     raw = match.group("value")
+    if raw.startswith('\\"') and raw.endswith('\\"') and len(raw) >= 4:
+        return start + 2, end - 2, '"'
     if raw[:1] in "\"'`" and len(raw) >= 2 and raw[-1] == raw[0]:
         return start + 1, end - 1, raw[0]
     return start, end, ""
