@@ -18,7 +18,7 @@ from migrator.discover.document import Document
 from migrator.discover.filters import Filter, default_filters
 from migrator.discover.loader import load
 from migrator.discover.models import Candidate, Confidence, Entry, Finding, ScanError, ScanResult
-from migrator.discover.readers import LINE_READER, ReaderError, reader_for
+from migrator.discover.readers import ReaderError, reader_for
 from migrator.discover.readers.line import entries_in_range
 from migrator.discover.walker import SourceFile, WalkOptions, walk
 from migrator.fingerprint import Fingerprinter, hint
@@ -85,9 +85,8 @@ class Scanner:
             reader_name = f"{reader.name}+line"
             entries = _merge_line_entries(doc, entries)
         entries.sort(key=lambda e: e.start)
-        if reader is not LINE_READER:
-            entries.extend(_sweep_uncovered_lines(doc, entries))
-            entries.sort(key=lambda e: e.start)
+        entries.extend(_sweep_uncovered_lines(doc, entries))
+        entries.sort(key=lambda e: e.start)
 
         hits: list[tuple[Hit, str]] = []
         for detector in self.entry_detectors:
@@ -207,7 +206,8 @@ def _sweep_uncovered_lines(doc: Document, entries: list[Entry]) -> list[Entry]:
             if index not in expanded:  # inside a value: read the value's own assignments
                 expanded.add(index)
                 entry = entries[index]
-                swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
+                if "=" in entry.value or ":" in entry.value:
+                    swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
             continue
         line = bisect_right(starts, position)
         if line in covered:

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from migrator.discover.detectors.base import EntryDetector, Hit, PatternRule, TextDetector
+from migrator.discover.detectors.command_line import CommandLineDetector
 from migrator.discover.detectors.keyword import KeywordDetector
 from migrator.discover.detectors.private_key import PrivateKeyDetector
 from migrator.discover.detectors.providers import RULES as PROVIDER_RULES
 from migrator.discover.detectors.providers import ProviderTokenDetector
-from migrator.discover.detectors.url_credentials import AuthorizationDetector, UrlCredentialDetector
+from migrator.discover.detectors.url_credentials import (
+    AuthorizationDetector,
+    QueryParameterDetector,
+    UrlCredentialDetector,
+)
 
 
 def text_detectors() -> list[TextDetector]:
-    return [ProviderTokenDetector(), PrivateKeyDetector(), UrlCredentialDetector(), AuthorizationDetector()]
+    return [
+        ProviderTokenDetector(),
+        PrivateKeyDetector(),
+        UrlCredentialDetector(),
+        AuthorizationDetector(),
+        QueryParameterDetector(),
+        CommandLineDetector(),
+    ]
 
 
 def entry_detectors() -> list[EntryDetector]:
@@ -21,7 +33,7 @@ def entry_detectors() -> list[EntryDetector]:
 def rule_ids() -> list[str]:
     """Every rule id any detector can report (for SARIF's rule table and --rules listings)."""
     ids = {rule.rule for rule in PROVIDER_RULES}
-    ids.update({"private-key", "url-password", "connection-string-password", "bearer-authorization",
+    ids.update({"private-key", "private-key-base64", "url-password", "url-query-credential", "command-line-credential", "connection-string-password", "bearer-authorization",
                 "basic-authorization", "token-authorization"})
     ids.update(f"keyword-{kind}" for kind in ("password", "secret", "token", "api-key", "credential", "auth", "key"))
     return sorted(ids)

@@ -51,7 +51,7 @@ _DESCRIPTIVE = {
     "invalid", "namespace", "key_id", "keyid", "arn", "kind", "class", "handler", "callback", "validator",
     "validation", "policy_arn", "scope", "scopes", "flow", "grant", "audience", "issuer", "template",
     "generator", "size_bytes", "bits", "rounds", "iterations", "cost", "complexity", "strength", "attempts",
-    "retries", "lockout", "history", "reuse", "changed", "updated", "created", "at", "date", "time",
+    "retries", "ratelimit", "lockout", "history", "reuse", "changed", "updated", "created", "at", "date", "time",
     "timestamp", "seconds", "minutes", "hours", "days", "interval", "period", "duration", "delay", "status",
     "state", "success", "failure", "fail", "failed", "result", "response", "request", "input", "output",
     "button", "link", "page", "view", "form", "screen", "dialog", "modal", "icon", "css", "class_name",
@@ -86,7 +86,7 @@ _NEVER = {"public", "publishable", "pubkey", "publickey", "publickeytoken", "aut
 # A key whose first word is one of these labels or points at a credential: LABEL_PASSWORD,
 # TITLE_FORGOT_PASSWORD and from_secret are user-interface strings and references.
 _LEADING = {"label", "lbl", "title", "tooltip", "placeholder", "mandatory", "invalid", "error", "errors", "msg",
-            "message", "hint", "text", "txt", "help", "forgot", "show", "hide", "toggle", "btn", "button",
+            "message", "hint", "help", "forgot", "show", "hide", "toggle", "btn", "button",
             "caption", "heading", "desc", "description", "prompt", "notify", "notification", "warning", "info",
             "success", "missing", "wrong", "incorrect", "from", "ref", "use", "uses", "get", "is", "has", "enable",
             "disable", "no", "require", "validate", "verify", "check", "generate", "rotate", "reset", "set",
@@ -147,6 +147,8 @@ def classify_key(key: str) -> str | None:
                 kinds.append(fused.lastgroup)
     if not kinds:
         return None
+    if kinds == ["key"] and len(words) >= 2 and key.isupper():
+        kinds = ["api_key"]  # SERVICE_KEY=... in an environment is a service's key
     for kind in ("password", "secret", "token", "api_key", "credential", "auth", "key"):
         if kind in kinds:
             return kind

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 
@@ -16,6 +18,9 @@ _END = re.compile(r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----")
 # The body must look like base64 (allowing headers such as Proc-Type and escaped newlines).
 _BODY = re.compile(r"[A-Za-z0-9+/=]{40}")
 _MAX_KEY = 16384
+# The same key, base64-encoded once more (Kubernetes Secret data, Helm values): the encoding of
+# "-----BEGIN " is always "LS0tLS1CRUdJTi".
+_BASE64_PEM = re.compile(r"(?<![A-Za-z0-9+/])LS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}")
 
 
 class PrivateKeyDetector(TextDetector):
@@ -23,6 +28,15 @@ class PrivateKeyDetector(TextDetector):
 
     def scan(self, doc: Document) -> Iterator[Hit]:
         text = doc.text
+        if "LS0tLS1CRUdJTi" in text:
+            for match in _BASE64_PEM.finditer(text):
+                head = match.group()[:64]
+                try:
+                    decoded = base64.b64decode(head[: len(head) - len(head) % 4]).decode("ascii", "replace")
+                except (binascii.Error, ValueError):
+                    continue
+                if "PRIVATE KEY" in decoded:
+                    yield Hit("private-key-base64", "private_key", match.start(), match.end(), Confidence.HIGH)
         if "PRIVATE KEY" not in text:
             return
         for begin in _BEGIN.finditer(text):

@@ -80,3 +80,24 @@ def _looks_random(value: str) -> bool:
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
     return has_digit and has_alpha
+
+
+# Query parameters that carry credentials: ?user=app&password=s3cret, &access_token=...
+_QUERY = re.compile(
+    r"[?&](?P<name>password|passwd|pwd|pass|secret|client_secret|token|access_token|api_key|apikey|auth_token|sig)"
+    r"=(?P<value>[^&\s'\"#<>`\\]{3,300})"
+)
+
+
+class QueryParameterDetector(TextDetector):
+    name = "keyword"
+
+    def scan(self, doc: Document) -> Iterator[Hit]:
+        low = doc.lower
+        if "=" not in low:
+            return
+        text = doc.text
+        for match in _QUERY.finditer(low):
+            start, end = match.span("value")
+            kind = "password" if match.group("name").startswith("pas") or match.group("name") == "pwd" else "token"
+            yield Hit("url-query-credential", kind, start, end, Confidence.MEDIUM, value=text[start:end])

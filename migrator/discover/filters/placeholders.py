@@ -37,7 +37,7 @@ _WORDS = {
     "private", "public", "sensitive", "confidential", "invalid", "wrong", "bad", "incorrect", "correct",
     "valid", "true", "false", "any", "anything", "something", "whatever", "random", "generated", "auto",
     "env", "environment", "required", "optional", "unknown", "na", "n/a", "nope", "off", "on", "disabled",
-    "bearer", "basic", "token_here", "key_here", "secret_here", "password_here",
+    "bearer", "basic", "your", "my", "here", "the", "token_here", "key_here", "secret_here", "password_here",
 }
 _PREFIXES = ("your", "my", "enter", "insert", "put", "add", "set", "replace", "fill", "paste", "some", "the",
              "a", "an", "example", "sample", "dummy", "fake", "test", "default", "generate", "random", "new",
@@ -84,6 +84,10 @@ def _is_placeholder(stripped: str, key: str) -> bool:
         return True
     if _TRAILING_DIGITS.sub("", low) in _WORDS:  # pass1, key1, test1234
         return True
+    if _is_compound(low) or _is_sequence(low):  # rootpass, adminsecret, 12345abcde
+        return True
+    if low.startswith(("your", "my", "enter", "insert")) and low.replace("_", "").replace("-", "").isalpha():
+        return True  # YOURAPIKEY, mypass
     if low == stripped and len(stripped) <= 24 and _MADE_UP.search(low):
         return True
     words = [w for w in _SEPARATORS.split(low) if w]
@@ -104,6 +108,31 @@ def _is_placeholder(stripped: str, key: str) -> bool:
         if len(key) >= 6 and key.lower() in low:
             return True  # "CreateAccessKey": "iam:CreateAccessKey" names an action, not a key
     return False
+
+
+def _is_compound(low: str) -> bool:
+    """The value is two or three placeholder words run together: rootpass, adminadmin."""
+    if not low.isalpha() or len(low) > 24:
+        return False
+    reachable = {0: 0}  # end offset -> fewest words to get there
+    for start in range(len(low)):
+        if start not in reachable or reachable[start] >= 3:
+            continue
+        for end in range(start + 2, len(low) + 1):
+            if low[start:end] in _WORDS and reachable.get(end, 9) > reachable[start] + 1:
+                reachable[end] = reachable[start] + 1
+    return reachable.get(len(low), 9) <= 3
+
+
+def _is_sequence(low: str) -> bool:
+    """Runs of consecutive characters: 123456, abcdef, 12345abcde, qwerty."""
+    runs = re.findall(r"\d+|[a-z]+", low)
+    if not runs or sum(map(len, runs)) < len(low) - 2 or len(low) < 6:
+        return False
+    return all(
+        len(run) >= 3 and (run in "0123456789" or run in "abcdefghijklmnopqrstuvwxyz" or run in "qwertyuiop")
+        for run in runs
+    )
 
 
 class Placeholder(Filter):

@@ -38,5 +38,8 @@ class Prose(Filter):
         value = candidate.value
         if is_prose(value):
             return True
-        # In translation catalogues a value with any whitespace or non-ASCII letters is text.
-        return bool(_I18N_PATH.search(doc.path.lower())) and (" " in value or not value.isascii())
+        # In translation catalogues a value with whitespace, non-ASCII letters, or that is a
+        # plain word ("Senha", "Wachtwoord") is text.
+        if not _I18N_PATH.search(doc.path.lower()):
+            return False
+        return " " in value or not value.isascii() or value.isalpha()

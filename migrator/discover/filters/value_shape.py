@@ -31,6 +31,7 @@ _QUANTITY = re.compile(r"^\d+(?:\.\d+)?\s*(?:ms|s|sec|m|min|h|d|w|y|kb|mb|gb|tb|
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
 _IDENTIFIER_WORDS = re.compile(r"^[a-z]+(?:[_\-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$|^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 _CALL = re.compile(r"^[\w.]+\(.*\)?$|^\w+::\w+|^[\w.]+\[[\w'\"]+\]|^(?:self|this|cls|super)\.\w")
+_SLASHED = re.compile(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}/?$")  # states/route53/state1: a key or path
 _ATTRIBUTE = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+$")  # conf.access_token
 
 
@@ -41,6 +42,8 @@ def shape_reason(value: str) -> str | None:
         return "path"
     if _URL.match(stripped):
         return "url"
+    if _SLASHED.match(stripped):
+        return "path"
     if _ENV_NAME.match(stripped) and sum(c.isdigit() for c in stripped) <= 2:
         return "variable-name"
     if _EMAIL.match(stripped):
