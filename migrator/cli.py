@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +52,8 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
                       help="skip (and report) files larger than this (default 5M)")
     scan.add_argument("--min-confidence", default="low", choices=("low", "medium", "high"),
                       help="report only findings at least this sure (default low)")
+    scan.add_argument("--uuids", action="store_true",
+                      help="also report every UUID (low confidence): some providers issue UUID-shaped keys")
     scan.add_argument("--baseline", metavar="FILE", help="accepted fingerprints (vaultshift baseline JSON)")
     scan.add_argument("--fingerprint-key-file", metavar="FILE",
                       help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
@@ -79,6 +82,7 @@ def run_scan(args: argparse.Namespace) -> int:
         ),
         min_confidence=Confidence.parse(args.min_confidence),
         baseline=accepted,
+        include_uuids=args.uuids,
     )
     scanner = Scanner(Fingerprinter(load_key(args.fingerprint_key_file)), options)
     progress = None
@@ -97,7 +101,8 @@ def run_scan(args: argparse.Namespace) -> int:
     else:
         stream_is_tty = sys.stdout.isatty() and not args.output
         color = args.color == "always" or (args.color == "auto" and stream_is_tty and "NO_COLOR" not in os.environ)
-        report = table.render(result, color=color)
+        width = shutil.get_terminal_size().columns if stream_is_tty else None
+        report = table.render(result, color=color, width=width)
     if args.output:
         _write_report(Path(args.output), report)
         if args.format != "table":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator.discover.detectors import EntryDetector, Hit, TextDetector, entry_detectors, text_detectors
+from migrator.discover.detectors.keyword import name_value_pairs
 from migrator.discover.document import Document
 from migrator.discover.filters import Filter, default_filters
 from migrator.discover.loader import load
@@ -35,6 +36,7 @@ class ScanOptions:
     walk: WalkOptions = field(default_factory=WalkOptions)
     min_confidence: Confidence = Confidence.LOW
     baseline: frozenset[str] = frozenset()
+    include_uuids: bool = False  # report every UUID (low confidence), for audits
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Scanner:
     ) -> None:
         self.fingerprint = fingerprint
         self.options = options or ScanOptions()
-        self.text_detectors = list(text if text is not None else text_detectors())
+        self.text_detectors = list(text if text is not None else text_detectors(self.options.include_uuids))
         self.entry_detectors = list(entry if entry is not None else entry_detectors())
         self.filters = list(filters if filters is not None else default_filters())
 
@@ -88,10 +90,11 @@ class Scanner:
         entries.extend(_sweep_uncovered_lines(doc, entries))
         entries.sort(key=lambda e: e.start)
 
+        judged = entries + name_value_pairs(entries)
         hits: list[tuple[Hit, str]] = []
         for detector in self.entry_detectors:
             name = detector.name
-            for entry in entries:
+            for entry in judged:
                 hit = detector.judge(entry, doc)
                 if hit is not None:
                     hits.append((hit, name))

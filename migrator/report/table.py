@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 from migrator.discover.models import ScanResult
 
 _COLUMNS = ("LOCATION", "KIND", "KEY", "RULE", "CONF", "HINT")
@@ -14,7 +12,7 @@ def _clip(text: str, width: int) -> str:
 
 
 def render(result: ScanResult, color: bool = False, width: int | None = None) -> str:
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    """The findings table. ``width`` caps the line length (a terminal's width); None: no cap."""
     rows = [
         (f"{f.path}:{f.span.line}", f.kind, f.key_path or "-", f.rule, str(f.confidence), f.hint)
         for f in result.findings
@@ -22,17 +20,19 @@ def render(result: ScanResult, color: bool = False, width: int | None = None) ->
     lines: list[str] = []
     if rows:
         widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
-        # Fit the terminal: shrink the widest columns (location first keeps file:line readable).
-        budget = width - 2 * (len(widths) - 1)
-        caps = [60, 22, 40, 30, 6, 22]
-        while sum(widths) > budget and any(w > 8 for w in widths):
-            i = max(range(len(widths)), key=lambda j: widths[j] - caps[j])
-            widths[i] -= 1
+        if width is not None:
+            # Shrink the key path, then the location, then the kind, down to a readable minimum;
+            # rule, confidence and hint stay whole.
+            for column, floor in ((2, 12), (0, 24), (1, 10)):
+                excess = sum(widths) + 2 * (len(widths) - 1) - width
+                if excess > 0:
+                    widths[column] = max(floor, widths[column] - excess)
         bold, red, reset = ("\033[1m", "\033[31m", "\033[0m") if color else ("", "", "")
         lines.append(bold + "  ".join(c.ljust(widths[i]) for i, c in enumerate(_COLUMNS)).rstrip() + reset)
         for row in rows:
             cells = [_clip(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
-            cells[0] = red + cells[0] + reset if color else cells[0]
+            if color:
+                cells[0] = red + cells[0] + reset
             lines.append("  ".join(cells).rstrip())
         lines.append("")
     for error in result.errors:

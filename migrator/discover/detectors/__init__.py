@@ -13,10 +13,11 @@ from migrator.discover.detectors.url_credentials import (
     QueryParameterDetector,
     UrlCredentialDetector,
 )
+from migrator.discover.detectors.uuids import UuidDetector
 
 
-def text_detectors() -> list[TextDetector]:
-    return [
+def text_detectors(include_uuids: bool = False) -> list[TextDetector]:
+    detectors: list[TextDetector] = [
         ProviderTokenDetector(),
         PrivateKeyDetector(),
         UrlCredentialDetector(),
@@ -24,6 +25,9 @@ def text_detectors() -> list[TextDetector]:
         QueryParameterDetector(),
         CommandLineDetector(),
     ]
+    if include_uuids:
+        detectors.append(UuidDetector())
+    return detectors
 
 
 def entry_detectors() -> list[EntryDetector]:
@@ -33,7 +37,7 @@ def entry_detectors() -> list[EntryDetector]:
 def rule_ids() -> list[str]:
     """Every rule id any detector can report (for SARIF's rule table and --rules listings)."""
     ids = {rule.rule for rule in PROVIDER_RULES}
-    ids.update({"private-key", "private-key-base64", "url-password", "url-query-credential", "command-line-credential", "connection-string-password", "bearer-authorization",
+    ids.update({"private-key", "private-key-base64", "url-password", "url-query-credential", "command-line-credential", "uuid", "connection-string-password", "bearer-authorization",
                 "basic-authorization", "token-authorization"})
     ids.update(f"keyword-{kind}" for kind in ("password", "secret", "token", "api-key", "credential", "auth", "key"))
     return sorted(ids)

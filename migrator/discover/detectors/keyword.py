@@ -193,6 +193,31 @@ def judge_value(kind: str, value: str) -> Confidence | None:
     return Confidence.MEDIUM
 
 
+_NAME_KEYS = {"name", "key", "parametername", "parameter_name", "header", "variable", "env", "id"}
+_VALUE_KEYS = {"value", "val", "defaultvalue", "default_value", "parametervalue", "parameter_value", "secretvalue"}
+
+
+def name_value_pairs(entries: list[Entry]) -> list[Entry]:
+    """Entries re-keyed by their sibling name: ``- name: DB_PASSWORD`` / ``value: s3cret`` in a
+    Kubernetes env list, ``{"name": "API_TOKEN", "value": "..."}`` in an ECS task definition or
+    a Postman header list. The value entry is returned again under the name it carries."""
+    names: dict[str, str] = {}
+    for entry in entries:
+        if entry.key.lower() in _NAME_KEYS:
+            parent = entry.key_path.rpartition(".")[0]
+            if parent:
+                names[parent] = entry.value
+    if not names:
+        return []
+    rekeyed = []
+    for entry in entries:
+        if entry.key.lower() in _VALUE_KEYS:
+            name = names.get(entry.key_path.rpartition(".")[0])
+            if name and len(name) <= 80:
+                rekeyed.append(Entry(entry.key_path, name, entry.value, entry.start, entry.end, entry.quote, entry.raw))
+    return rekeyed
+
+
 class KeywordDetector(EntryDetector):
     name = "keyword"
 

@@ -20,6 +20,6 @@ class UuidIdentifier(Filter):
     name = "uuid-identifier"
 
     def drops(self, candidate: Candidate, doc: Document) -> bool:
-        if not UUID.match(candidate.value.strip()):
-            return False
+        if candidate.detector == "uuid" or not UUID.match(candidate.value.strip()):
+            return False  # the opt-in UUID detector reports every UUID on purpose
         return candidate.kind not in _CREDENTIAL_KINDS
