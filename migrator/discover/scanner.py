@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,11 +93,7 @@ class Scanner:
         judged = entries + name_value_pairs(entries)
         hits: list[tuple[Hit, str]] = []
         for detector in self.entry_detectors:
-            name = detector.name
-            for entry in judged:
-                hit = detector.judge(entry, doc)
-                if hit is not None:
-                    hits.append((hit, name))
+            hits.extend((hit, detector.name) for hit in detector.scan(judged, doc))
         for text_detector in self.text_detectors:
             hits.extend((hit, text_detector.name) for hit in text_detector.scan(doc))
 
@@ -192,34 +188,31 @@ def _merge_line_entries(doc: Document, parsed: list[Entry]) -> list[Entry]:
 
 def _sweep_uncovered_lines(doc: Document, entries: list[Entry]) -> list[Entry]:
     """Line-reader entries where a keyword occurs outside what the structured reader modelled:
-    on lines where no entry starts (comments, scripts inside block values), and inside values
-    that hold assignments of their own (``- DB_PASSWORD=x`` in a list, JSON inside a string).
+    inside values that hold assignments of their own (``- DB_PASSWORD=x`` in a list, JSON inside
+    a string), and on lines where no entry starts (comments, scripts inside block values).
 
     ``entries`` must be sorted by start offset.
     """
-    starts = doc.line_starts
-    covered = {bisect_right(starts, e.start) for e in entries}
-    entry_starts = [e.start for e in entries]
-    expanded: set[int] = set()
     swept: list[Entry] = []
-    for match in _SWEEP.finditer(doc.lower):
-        position = match.start()
-        index = bisect_right(entry_starts, position) - 1
-        if index >= 0 and position < entries[index].end:
-            if index not in expanded:  # inside a value: read the value's own assignments
-                expanded.add(index)
-                entry = entries[index]
-                if "=" in entry.value or ":" in entry.value:
-                    swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
-            continue
-        line = bisect_right(starts, position)
-        if line in covered:
-            continue
-        covered.add(line)
+    for entry in entries:
+        value = entry.value
+        if ("=" in value or ":" in value) and _SWEEP.search(value.lower()):
+            swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
+    low = doc.lower
+    entry_starts = [e.start for e in entries]
+    position = 0
+    while True:
+        match = _SWEEP.search(low, position)
+        if match is None:
+            break
+        line = doc.line_of(match.start())
         begin, end = doc.line_span(line)
+        position = end + 1
+        index = bisect_left(entry_starts, begin)
+        if index < len(entry_starts) and entry_starts[index] < end:
+            continue  # a structured entry starts on this line: the reader has modelled it
         # An assignment inside a block value (a script under ``run: |``) keeps the block's path.
-        index = bisect_right(entry_starts, begin) - 1
-        prefix = entries[index].key_path if index >= 0 and entries[index].end >= end else ""
+        prefix = entries[index - 1].key_path if index and entries[index - 1].end >= end else ""
         swept.extend(entries_in_range(doc, begin, end, prefix))
     return swept
 

@@ -70,9 +70,30 @@ class EntryDetector:
     def judge(self, entry: Entry, doc: Document) -> Hit | None:
         raise NotImplementedError
 
+    def scan(self, entries: list[Entry], doc: Document) -> Iterator[Hit]:
+        """Judge every entry; detectors override this to skip entries they can rule out in bulk."""
+        for entry in entries:
+            hit = self.judge(entry, doc)
+            if hit is not None:
+                yield hit
+
 
 # Runs of characters tokens are made of; a token starts where a run does.
 _RUN = re.compile(r"[A-Za-z0-9_\-+/.~]{16,}")
+
+
+def _lines_with(low: str, needles: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The (start, end) offsets of every line of ``low`` that contains one of ``needles``."""
+    lines: set[tuple[int, int]] = set()
+    for needle in needles:
+        position = low.find(needle)
+        while position >= 0:
+            begin = low.rfind("\n", 0, position) + 1
+            end = low.find("\n", position)
+            end = len(low) if end < 0 else end
+            lines.add((begin, end))
+            position = low.find(needle, end)
+    return sorted(lines)
 
 
 class PatternDetector(TextDetector):
@@ -88,14 +109,15 @@ class PatternDetector(TextDetector):
                 self._by_prefix.append((rule.prefixes, rule, rule.compiled()))
             else:
                 self._by_needle.append((rule, rule.compiled()))
-        self._all_prefixes = tuple(p for prefixes, _, _ in self._by_prefix for p in prefixes)
+        # Every prefix has at least two characters: a set lookup on a run's first two rules most out.
+        self._heads = {p[:2] for prefixes, _, _ in self._by_prefix for p in prefixes}
 
     def scan(self, doc: Document) -> Iterator[Hit]:
         text = doc.text
-        all_prefixes = self._all_prefixes
+        heads = self._heads
         for run in _RUN.finditer(text):
             token = run.group()
-            if not token.startswith(all_prefixes):
+            if token[:2] not in heads:
                 continue
             for prefixes, rule, regex in self._by_prefix:
                 if token.startswith(prefixes):
@@ -104,8 +126,8 @@ class PatternDetector(TextDetector):
                         yield self._hit(rule, match)
         low = doc.lower
         for rule, regex in self._by_needle:
-            if any(needle in low for needle in rule.needles):
-                for match in regex.finditer(text):
+            for begin, end in _lines_with(low, rule.needles):
+                for match in regex.finditer(text, begin, end):
                     yield self._hit(rule, match)
 
     @staticmethod

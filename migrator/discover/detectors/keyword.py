@@ -9,6 +9,7 @@ what a key holds.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from migrator.discover.detectors.base import EntryDetector, Hit
@@ -220,6 +221,17 @@ def name_value_pairs(entries: list[Entry]) -> list[Entry]:
 
 class KeywordDetector(EntryDetector):
     name = "keyword"
+
+    def scan(self, entries: list[Entry], doc: Document) -> Iterator[Hit]:
+        # Keys repeat (thousands of "id" and "name" in an API fixture): classify each once.
+        wanted = {key for key in {entry.key for entry in entries} if classify_key(key) is not None}
+        if not wanted:
+            return
+        for entry in entries:
+            if entry.key in wanted:
+                hit = self.judge(entry, doc)
+                if hit is not None:
+                    yield hit
 
     def judge(self, entry: Entry, doc: Document) -> Hit | None:
         kind = classify_key(entry.key)

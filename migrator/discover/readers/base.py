@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -29,8 +30,16 @@ class Reader:
     priority: ClassVar[int] = 0
 
     def claims(self, doc: Document) -> bool:
-        base = doc.name
-        return any(fnmatch.fnmatchcase(base, pattern) for pattern in self.patterns)
+        return self.claims_name(doc.name)
+
+    @classmethod
+    def claims_name(cls, base: str) -> bool:
+        """Whether the lower-cased base name matches one of ``patterns`` (compiled once)."""
+        regex = cls.__dict__.get("_patterns_regex")
+        if regex is None:
+            regex = re.compile("|".join(fnmatch.translate(p) for p in cls.patterns) or r"(?!)")
+            cls._patterns_regex = regex
+        return regex.match(base) is not None
 
     def read(self, doc: Document) -> Iterator[Entry]:
         raise NotImplementedError
