@@ -217,7 +217,8 @@ def test_the_cap_is_checked_again_when_reading(tmp_path: Path) -> None:
     path.write_bytes(b"a=1\n" * 30)  # grew past the cap after the walk sized it
     assert load(item, 100) == (
         None,
-        [ScanError("growing.log", "larger than the 100 bytes cap; skipped (raise it with --max-file-size)")],
+        [ScanError("growing.log", "larger than the 100 bytes cap; skipped (raise it with --max-file-size)",
+                   fatal=False)],
     )
     doc, errors = load(item, 120)  # exactly at the cap is fine
     assert errors == [] and doc is not None and len(doc.data) == 120
@@ -229,7 +230,7 @@ def test_the_default_cap_message(tmp_path: Path) -> None:
         fh.truncate(CAP + 1)
     assert load(source(path, "huge.json"), CAP) == (
         None,
-        [ScanError("huge.json", "larger than the 5 MiB cap; skipped (raise it with --max-file-size)")],
+        [ScanError("huge.json", "larger than the 5 MiB cap; skipped (raise it with --max-file-size)", fatal=False)],
     )
 
 
@@ -244,7 +245,7 @@ def test_a_file_that_vanished_is_an_error(tmp_path: Path) -> None:
 def test_a_directory_is_not_read(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     item = SourceFile(tmp_path / "dir", "dir", 0)
-    assert load(item, CAP) == (None, [ScanError("dir", "not a regular file (directory); skipped")])
+    assert load(item, CAP) == (None, [ScanError("dir", "not a regular file (directory); skipped", fatal=False)])
 
 
 def test_a_fifo_swapped_in_after_the_walk_is_never_opened(tmp_path: Path) -> None:
@@ -255,7 +256,7 @@ def test_a_fifo_swapped_in_after_the_walk_is_never_opened(tmp_path: Path) -> Non
     with watch_fifo(item.path) as opened:
         result = load(item, CAP)
         assert not opened.wait(0.2), "the loader opened the FIFO"
-    assert result == (None, [ScanError("x.env", "not a regular file (FIFO); skipped")])
+    assert result == (None, [ScanError("x.env", "not a regular file (FIFO); skipped", fatal=False)])
 
 
 def test_an_unreadable_file_as_an_unprivileged_user(public_dir: Path) -> None:

@@ -117,14 +117,24 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class ScanError:
-    """One file or item that could not be scanned (fully), and why, in one line."""
+    """One file or item that could not be scanned (fully), and why, in one line.
+
+    ``fatal`` errors make the report incomplete against the user's wishes (permission denied,
+    I/O errors, a path that does not exist): the scan's exit status says so. Non-fatal ones are
+    notes: a file scanned with a caveat (malformed, so read line by line) or skipped by policy
+    (over the size cap, a FIFO, a symlink out of the root).
+    """
 
     path: str
     reason: str
-    fatal: bool = True  # False: the file was still scanned (e.g. by the line detectors)
+    fatal: bool = True
+
+    @property
+    def severity(self) -> str:
+        return "error" if self.fatal else "note"
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "reason": self.reason, "scanned": not self.fatal}
+        return {"path": self.path, "reason": self.reason, "severity": self.severity}
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"

@@ -352,18 +352,18 @@ class _RootWalk:
             return
         if st is None:
             assert failure is not None
-            yield ScanError(display, _symlink_reason(failure))
+            yield ScanError(display, _symlink_reason(failure), fatal=False)
             return
         target = os.path.realpath(link)
         if not self._inside(target):
-            yield ScanError(display, _OUTSIDE)
+            yield ScanError(display, _OUTSIDE, fatal=False)
             return
         if not is_dir:
             yield _classify(Path(target), display, st, self.options)
             return
         ident = (st.st_dev, st.st_ino)
         if ident in frame.ancestors:
-            yield ScanError(display, _LOOP)
+            yield ScanError(display, _LOOP, fatal=False)
             return
         self.deferred.append(_Dir(target, display, frame.rules, frame.ancestors, ident))
 
@@ -389,9 +389,9 @@ def _is_regular_file(entry: os.DirEntry[str]) -> bool:
 
 def _classify(path: Path, display: str, st: os.stat_result, options: WalkOptions) -> SourceFile | ScanError:
     if not stat.S_ISREG(st.st_mode):
-        return ScanError(display, not_regular_reason(st.st_mode))
+        return ScanError(display, not_regular_reason(st.st_mode), fatal=False)
     if st.st_size > options.max_file_size:
-        return ScanError(display, too_large_reason(options.max_file_size))
+        return ScanError(display, too_large_reason(options.max_file_size), fatal=False)
     return SourceFile(path, display, st.st_size)
 
 
@@ -407,7 +407,7 @@ def _walk_root(
         st = os.stat(given)
     except OSError as exc:
         if os.path.islink(given):
-            yield ScanError(display, _symlink_reason(exc))
+            yield ScanError(display, _symlink_reason(exc), fatal=False)
         elif isinstance(exc, FileNotFoundError):
             yield ScanError(display, "no such file or directory")
         else:

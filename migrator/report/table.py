@@ -36,8 +36,7 @@ def render(result: ScanResult, color: bool = False, width: int | None = None) ->
             lines.append("  ".join(cells).rstrip())
         lines.append("")
     for error in result.errors:
-        marker = "error" if error.fatal else "note"
-        lines.append(f"{marker}: {error.path}: {error.reason}")
+        lines.append(f"{error.severity}: {error.path}: {error.reason}")
     if result.errors:
         lines.append("")
     lines.append(summary(result))
