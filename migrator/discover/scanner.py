@@ -6,7 +6,6 @@ sources and collects a ScanResult. Nothing here prints: reports are the report p
 
 from __future__ import annotations
 
-import re
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -14,19 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator.discover.detectors import EntryDetector, Hit, TextDetector, entry_detectors, text_detectors
-from migrator.discover.detectors.keyword import name_value_pairs
+from migrator.discover.detectors.keyword import KEYWORD_HINT, name_value_pairs, wanted_entry
 from migrator.discover.document import Document
 from migrator.discover.filters import Filter, default_filters
 from migrator.discover.loader import load
 from migrator.discover.models import Candidate, Confidence, Entry, Finding, ScanError, ScanResult
-from migrator.discover.readers import ReaderError, reader_for
+from migrator.discover.readers import Reader, ReaderError, reader_for
 from migrator.discover.readers.line import entries_in_range
 from migrator.discover.walker import SourceFile, WalkOptions, walk
 from migrator.fingerprint import Fingerprinter, hint
-
-# Lines worth a second look by the line reader when no structured entry starts on them
-# (comments, scripts inside YAML block scalars, text a reader does not model).
-_SWEEP = re.compile(r"pass|pwd|secret|token|key|auth|cred")
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -67,35 +62,23 @@ class Scanner:
     # -- one document -----------------------------------------------------------------------
     def scan_document(self, doc: Document) -> DocumentScan:
         result = DocumentScan()
+        hits: list[tuple[Hit, str]] = []
+        for text_detector in self.text_detectors:
+            hits.extend((hit, text_detector.name) for hit in text_detector.scan(doc))
         reader = reader_for(doc)
-        entries: list[Entry] = []
+        # With no text hit to place under a key path, a reader may read only the entries the
+        # keyword detectors can use (the JSON reader's fast path).
+        entries = None if hits else reader.read_wanted(doc, wanted_entry)
         reader_name = reader.name
-        try:
-            for entry in reader.read(doc):
-                entries.append(entry)
-        except ReaderError as exc:
-            result.errors.append(ScanError(doc.path, f"{exc}; scanned line by line", fatal=False))
-            reader_name = f"{reader.name}+line"
-            entries = _merge_line_entries(doc, entries)
-        except RecursionError:
-            result.errors.append(ScanError(doc.path, "nested too deeply to parse; scanned line by line", fatal=False))
-            reader_name = f"{reader.name}+line"
-            entries = _merge_line_entries(doc, entries)
-        except Exception as exc:  # a reader bug must not stop the scan; its message may quote the file
-            result.errors.append(ScanError(
-                doc.path, f"{reader.name} reader failed ({type(exc).__name__}); scanned line by line", fatal=False))
-            reader_name = f"{reader.name}+line"
-            entries = _merge_line_entries(doc, entries)
+        if entries is None:
+            entries, reader_name = _read_all(doc, reader, result.errors)
         entries.sort(key=lambda e: e.start)
         entries.extend(_sweep_uncovered_lines(doc, entries))
         entries.sort(key=lambda e: e.start)
 
         judged = entries + name_value_pairs(entries)
-        hits: list[tuple[Hit, str]] = []
         for detector in self.entry_detectors:
             hits.extend((hit, detector.name) for hit in detector.scan(judged, doc))
-        for text_detector in self.text_detectors:
-            hits.extend((hit, text_detector.name) for hit in text_detector.scan(doc))
 
         for candidate in _candidates(doc, _dedupe(hits), entries):
             result.candidates += 1
@@ -180,6 +163,23 @@ class Scanner:
             stats.dropped_by_filter[reason] = stats.dropped_by_filter.get(reason, 0) + count
 
 
+def _read_all(doc: Document, reader: Reader, errors: list[ScanError]) -> tuple[list[Entry], str]:
+    """Every entry the reader finds; after a parse error, the line reader reads the rest."""
+    entries: list[Entry] = []
+    try:
+        for entry in reader.read(doc):
+            entries.append(entry)
+        return entries, reader.name
+    except ReaderError as exc:
+        reason = f"{exc}; scanned line by line"
+    except RecursionError:
+        reason = "nested too deeply to parse; scanned line by line"
+    except Exception as exc:  # a reader bug must not stop the scan; its message may quote the file
+        reason = f"{reader.name} reader failed ({type(exc).__name__}); scanned line by line"
+    errors.append(ScanError(doc.path, reason, fatal=False))
+    return _merge_line_entries(doc, entries), f"{reader.name}+line"
+
+
 def _merge_line_entries(doc: Document, parsed: list[Entry]) -> list[Entry]:
     """After a parse error: the entries parsed so far, then the line reader for the rest."""
     resume = parsed[-1].end if parsed else 0
@@ -196,13 +196,13 @@ def _sweep_uncovered_lines(doc: Document, entries: list[Entry]) -> list[Entry]:
     swept: list[Entry] = []
     for entry in entries:
         value = entry.value
-        if ("=" in value or ":" in value) and _SWEEP.search(value.lower()):
+        if ("=" in value or ":" in value) and KEYWORD_HINT.search(value.lower()):
             swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
     low = doc.lower
     entry_starts = [e.start for e in entries]
     position = 0
     while True:
-        match = _SWEEP.search(low, position)
+        match = KEYWORD_HINT.search(low, position)
         if match is None:
             break
         line = doc.line_of(match.start())
@@ -229,11 +229,10 @@ def _dedupe(hits: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
             if hit.start < other.end and other.start < hit.end:
                 # Prefer a text detector's hit (provider format, URL password) over a keyword hit
                 # on the same value; between equals keep the higher confidence.
-                if other_name == "keyword" and name != "keyword":
+                text_over_keyword = other_name == "keyword" and name != "keyword"
+                same_family = (name == "keyword") == (other_name == "keyword")
+                if text_over_keyword or (same_family and hit.confidence > other.confidence):
                     kept[i] = (hit, name)
-                elif name == other_name or (name == "keyword") == (other_name == "keyword"):
-                    if hit.confidence > other.confidence:
-                        kept[i] = (hit, name)
                 replaced = True
                 break
         if not replaced:

@@ -37,8 +37,10 @@ def entry_detectors() -> list[EntryDetector]:
 def rule_ids() -> list[str]:
     """Every rule id any detector can report (for SARIF's rule table and --rules listings)."""
     ids = {rule.rule for rule in PROVIDER_RULES}
-    ids.update({"private-key", "private-key-base64", "url-password", "url-query-credential", "command-line-credential", "uuid", "connection-string-password", "bearer-authorization",
-                "basic-authorization", "token-authorization"})
+    ids.update({
+        "private-key", "private-key-base64", "url-password", "url-query-credential", "command-line-credential",
+        "uuid", "connection-string-password", "bearer-authorization", "basic-authorization", "token-authorization",
+    })
     ids.update(f"keyword-{kind}" for kind in ("password", "secret", "token", "api-key", "credential", "auth", "key"))
     return sorted(ids)
 

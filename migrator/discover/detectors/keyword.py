@@ -30,6 +30,8 @@ _KEY_QUALIFIERS = {"api", "access", "secret", "private", "signing", "sign", "enc
                    "account", "storage", "service", "sas", "shared", "hmac", "session", "subscription",
                    "jwt", "aes", "cipher", "decryption", "webhook", "dev", "developer", "admin", "root",
                    "server", "integration", "partner", "merchant", "instance", "ingest", "write", "read"}
+_FUSED_KEYS = {"apikey", "apikeys", "pkey", "privkey", "accesskey", "secretkey", "privatekey", "authkey", "appkey",
+               "clientkey", "masterkey", "signingkey", "encryptionkey", "licensekey", "accountkey"}
 _AUTH_WORDS = {"auth", "authorization", "authkey", "authstring"}
 # Concatenations written without separators (``dbpassword``, ``apikey``, ``clientsecret``).
 _FUSED = re.compile(
@@ -135,8 +137,7 @@ def classify_key(key: str) -> str | None:
             kinds.append("token")
         elif word in _CREDENTIAL_WORDS:
             kinds.append("credential")
-        elif (word in ("key", "keys") and i > 0 and words[i - 1] in _KEY_QUALIFIERS) or word in ("apikey", "apikeys", "accesskey", "secretkey", "privatekey", "authkey", "appkey",
-                      "clientkey", "masterkey", "signingkey", "encryptionkey", "licensekey", "accountkey"):
+        elif (word in ("key", "keys") and i > 0 and words[i - 1] in _KEY_QUALIFIERS) or word in _FUSED_KEYS:
             kinds.append("api_key")
         elif word in _AUTH_WORDS:
             kinds.append("auth")
@@ -173,7 +174,7 @@ def judge_value(kind: str, value: str) -> Confidence | None:
     if low in _LITERALS:
         return None
     if value.isdigit():  # PINs and numeric passwords exist; numeric ids under "key" are not secrets
-        if kind == "password" and length >= 6 or kind in _STRONG and length >= 8:
+        if (kind == "password" and length >= 6) or (kind in _STRONG and length >= 8):
             return Confidence.LOW
         return None
     random = looks_random(value)
@@ -196,6 +197,19 @@ def judge_value(kind: str, value: str) -> Confidence | None:
 
 _NAME_KEYS = {"name", "key", "parametername", "parameter_name", "header", "variable", "env", "id"}
 _VALUE_KEYS = {"value", "val", "defaultvalue", "default_value", "parametervalue", "parameter_value", "secretvalue"}
+
+
+# Lower-case fragments of every credential word: text without one cannot hold a keyword finding.
+KEYWORD_HINT = re.compile(r"pass|pwd|secret|token|key|auth|cred")
+
+
+def wanted_entry(key: str, value: str) -> bool:
+    """Whether an entry can matter to keyword detection (for a reader's fast path): its key
+    names a credential or is half of a name/value pair, or its value holds assignments of its
+    own that mention one (``"body": "{\\"token\\": ...}"``)."""
+    if classify_key(key) is not None or key.lower() in _NAME_KEYS or key.lower() in _VALUE_KEYS:
+        return True
+    return ("=" in value or ":" in value) and KEYWORD_HINT.search(value.lower()) is not None
 
 
 def name_value_pairs(entries: list[Entry]) -> list[Entry]:

@@ -96,10 +96,10 @@ def _is_placeholder(stripped: str, key: str) -> bool:
     joined = "_".join(words)
     if joined in _WORDS or "".join(words) in _WORDS:
         return True
-    if len(words) >= 2 and (words[0] in _PREFIXES or words[-1] in _SUFFIXES or joined.endswith("_goes_here")):
-        # "your_api_key", "api_key_here", "some-secret-value" but not random tokens with dashes
-        if all(w.isalpha() for w in words):
-            return True
+    # "your_api_key", "api_key_here", "some-secret-value", but not random tokens with dashes
+    framed = words[0] in _PREFIXES or words[-1] in _SUFFIXES or joined.endswith("_goes_here")
+    if len(words) >= 2 and framed and all(w.isalpha() for w in words):
+        return True
     if key:
         key_words = split_key(key)
         value_words = split_key(stripped)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 from migrator.discover.document import Document
@@ -43,6 +43,12 @@ class Reader:
 
     def read(self, doc: Document) -> Iterator[Entry]:
         raise NotImplementedError
+
+    def read_wanted(self, doc: Document, wanted: Callable[[str, str], bool]) -> list[Entry] | None:
+        """A faster read for scanning: at least every entry whose key and value ``wanted``
+        accepts, with the same key paths and spans ``read`` gives; None when this reader has no
+        such path or cannot take it for this document (the caller then uses ``read``)."""
+        return None
 
     @staticmethod
     def join(parent: str, key: str) -> str:

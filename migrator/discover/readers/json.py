@@ -8,8 +8,9 @@ fast on multi-megabyte API fixtures. Commas and white space fall between tokens.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from migrator.discover.document import Document
 from migrator.discover.models import Entry
@@ -103,3 +104,83 @@ class JsonReader(Reader):
                 pending = None
         if stack:
             raise ReaderError("malformed JSON: unexpected end of file (unclosed '{' or '[')")
+
+    def read_wanted(self, doc: Document, wanted: Callable[[str, str], bool]) -> list[Entry] | None:
+        """Parse with the C decoder, keep the string members whose key is wanted, and find each
+        one's offsets by searching forward in document order. Anything unusual (comments,
+        wanted strings inside lists, escapes that do not round-trip) returns None."""
+        try:
+            tree = json.loads(doc.text)
+        except (ValueError, RecursionError):
+            return None
+        found: list[tuple[str, str, str]] = []  # (key path, key, value) in document order
+        if not _collect(tree, "", wanted, found, self.join):
+            return None
+        text = doc.text
+        entries: list[Entry] = []
+        cursor = 0
+        for path, key, value in found:
+            pattern = _member_pattern(key)
+            while True:
+                match = pattern.search(text, cursor)
+                if match is None:
+                    return None
+                raw = match.group(1)
+                cursor = match.end()
+                if (_decode(raw) if "\\" in raw else raw) == value:
+                    break
+            entries.append(Entry(path, key, value, match.start(1), match.end(1), '"', raw != value))
+        return entries
+
+
+def _collect(node: object, path: str, wanted: Callable[[str, str], bool], found: list[tuple[str, str, str]],
+             join: Callable[[str, str], str]) -> bool:
+    """Pre-order (document order) walk gathering wanted string members; False to give up."""
+    stack: list[tuple[object, str]] = [(node, path)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            children = []
+            for key, value in node.items():
+                if isinstance(value, str):
+                    if wanted(key, value):
+                        children.append((value, join(path, key), key))
+                elif isinstance(value, dict | list):
+                    children.append((value, join(path, key), None))
+            for value, child_path, key in reversed(children):
+                if key is None:
+                    stack.append((value, child_path))
+                else:
+                    stack.append((_Member(key, value), child_path))
+        elif isinstance(node, list):
+            list_key = path.rpartition(".")[2].split("[", 1)[0]
+            for index in range(len(node) - 1, -1, -1):
+                item = node[index]
+                if isinstance(item, dict | list):
+                    stack.append((item, join(path, f"[{index}]")))
+                elif isinstance(item, str) and wanted(list_key, item):
+                    return False  # a wanted string in a list: positions need the full tokenizer
+        elif isinstance(node, _Member):
+            found.append((path, node.key, node.value))
+    return True
+
+
+class _Member:
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: str, value: str) -> None:
+        self.key, self.value = key, value
+
+
+_MEMBER_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _member_pattern(key: str) -> re.Pattern[str]:
+    """``"key"\\s*:\\s*"value"`` for a key written without escapes; the value is group 1."""
+    pattern = _MEMBER_CACHE.get(key)
+    if pattern is None:
+        if len(_MEMBER_CACHE) > 4096:
+            _MEMBER_CACHE.clear()
+        pattern = re.compile('"' + re.escape(key) + r'"\s*:\s*' + _STRING)
+        _MEMBER_CACHE[key] = pattern
+    return pattern
