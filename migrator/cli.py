@@ -66,11 +66,16 @@ def run_scan(args: argparse.Namespace) -> int:
     from migrator.discover import baseline as baseline_file
     from migrator.discover.models import Confidence
     from migrator.discover.scanner import Scanner, ScanOptions
-    from migrator.discover.walker import WalkOptions
+    from migrator.discover.walker import WalkOptions, walk
     from migrator.fingerprint import Fingerprinter, load_key
     from migrator.report import json_report, sarif, table
     from migrator.report.progress import ProgressBar
 
+    for pattern in args.exclude:
+        try:
+            walk([], WalkOptions(exclude=(pattern,)))
+        except ValueError:
+            raise UsageError(f"--exclude {pattern!r}: not a valid gitignore-style pattern") from None
     accepted: frozenset[str] = frozenset()
     if args.baseline:
         accepted = baseline_file.fingerprints(baseline_file.load(args.baseline))

@@ -167,6 +167,24 @@ def _compile(lines: tuple[str, ...]) -> _Patterns | None:
     return patterns if len(patterns) else None
 
 
+@lru_cache(maxsize=512)
+def _valid_lines(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """The lines of an ignore file that are valid patterns: git skips a line it cannot use
+    (a lone ``!``, a trailing backslash), and so does the walk."""
+    try:
+        GitIgnoreSpec.from_lines(lines)
+        return lines
+    except ValueError:
+        valid = []
+        for line in lines:
+            try:
+                GitIgnoreSpec.from_lines([line])
+            except ValueError:
+                continue
+            valid.append(line)
+        return tuple(valid)
+
+
 def _read_ignore_file(path: str) -> list[str]:
     try:
         fd = os.open(path, _READ_FLAGS)  # non-blocking: a FIFO swapped in must not hang the walk
@@ -282,7 +300,7 @@ class _RootWalk:
             # git ignores a symlinked .gitignore too.
             if entry is not None and _is_regular_file(entry):
                 lines.extend(_read_ignore_file(os.path.join(real, name)))
-        spec = _compile(tuple(lines)) if lines else None
+        spec = _compile(_valid_lines(tuple(lines))) if lines else None
         self.spec_cache[ident] = spec
         return spec
 

@@ -7,6 +7,7 @@ dashboard tracks a secret across edits; the message holds the redacted hint only
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from migrator import __version__
 from migrator.discover.detectors import rule_ids
@@ -16,6 +17,11 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Confidence.HIGH: "error", Confidence.MEDIUM: "error", Confidence.LOW: "warning"}
 _HELP = ("Move the value into the vault (`vaultshift plan` / `vaultshift apply`) and reference it at runtime, "
          "or mark a false positive with a `vaultshift: allow` comment or the baseline.")
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference: percent-encoded, so '#' and spaces stay part of the path."""
+    return quote(path.replace("\\", "/"), safe="/")
 
 
 def _rule_description(rule: str) -> str:
@@ -37,7 +43,7 @@ def scan_to_sarif(result: ScanResult) -> dict[str, object]:
                                 f"{finding.hint}"},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": finding.path, "uriBaseId": "SRCROOT"},
+                    "artifactLocation": {"uri": _uri(finding.path), "uriBaseId": "SRCROOT"},
                     "region": {
                         "startLine": span.line,
                         "startColumn": span.column,
@@ -54,7 +60,7 @@ def scan_to_sarif(result: ScanResult) -> dict[str, object]:
         })
     notifications = [
         {"level": "error" if error.fatal else "note", "message": {"text": error.reason},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": error.path, "uriBaseId": "SRCROOT"}}}]}
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(error.path), "uriBaseId": "SRCROOT"}}}]}
         for error in result.errors
     ]
     return {

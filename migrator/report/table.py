@@ -26,7 +26,7 @@ def render(result: ScanResult, color: bool = False, width: int | None = None) ->
             for column, floor in ((2, 12), (0, 24), (1, 10)):
                 excess = sum(widths) + 2 * (len(widths) - 1) - width
                 if excess > 0:
-                    widths[column] = max(floor, widths[column] - excess)
+                    widths[column] = max(min(floor, widths[column]), widths[column] - excess)
         bold, red, reset = ("\033[1m", "\033[31m", "\033[0m") if color else ("", "", "")
         lines.append(bold + "  ".join(c.ljust(widths[i]) for i, c in enumerate(_COLUMNS)).rstrip() + reset)
         for row in rows:

@@ -23,6 +23,14 @@ _MAX_KEY = 16384
 _BASE64_PEM = re.compile(r"(?<![A-Za-z0-9+/])LS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}")
 
 
+def normalize_pem(written: str) -> str:
+    """The key as a PEM file holds it, however it was written: escaped newlines (JSON, HCL)
+    decoded and indentation (YAML block scalars) removed, so that the same key has the same
+    fingerprint in every file."""
+    text = written.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\r\n", "\n")
+    return "\n".join(line.strip() for line in text.split("\n") if line.strip())
+
+
 class PrivateKeyDetector(TextDetector):
     name = "private-key"
 
@@ -49,4 +57,5 @@ class PrivateKeyDetector(TextDetector):
             body = text[begin.end():stop]
             if not _BODY.search(body):
                 continue  # a header with no key material: documentation, a template
-            yield Hit("private-key", "private_key", begin.start(), stop, Confidence.HIGH)
+            yield Hit("private-key", "private_key", begin.start(), stop, Confidence.HIGH,
+                      value=normalize_pem(text[begin.start():stop]))

@@ -70,8 +70,8 @@ class AuthorizationDetector(TextDetector):
                 if match.start() and low[match.start() - 1].isalnum():
                     continue  # inside a longer word
                 start, end = match.span("credential")
-                if scheme != "bearer" and not _looks_random(text[start:end]):
-                    continue
+                if not _looks_random(text[start:end]):
+                    continue  # "Bearer authentication" in prose; tokens mix letters and digits
                 yield Hit(f"{scheme}-authorization", f"{scheme}_authorization", start, end, Confidence.HIGH)
 
 

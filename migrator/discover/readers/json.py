@@ -110,9 +110,9 @@ class JsonReader(Reader):
         one's offsets by searching forward in document order. Anything unusual (comments,
         wanted strings inside lists, escapes that do not round-trip) returns None."""
         try:
-            tree = json.loads(doc.text)
+            tree = json.loads(doc.text, object_pairs_hook=_unique_members)
         except (ValueError, RecursionError):
-            return None
+            return None  # malformed, or a duplicate key: the tokenizer reports every member
         found: list[tuple[str, str, str]] = []  # (key path, key, value) in document order
         if not _collect(tree, "", wanted, found, self.join):
             return None
@@ -163,6 +163,13 @@ def _collect(node: object, path: str, wanted: Callable[[str, str], bool], found:
         elif isinstance(node, _Member):
             found.append((path, node.key, node.value))
     return True
+
+
+def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("duplicate key")
+    return members
 
 
 class _Member:

@@ -1,0 +1,94 @@
+"""Shared fixtures: runtime-built fake tokens, a scan of a real tree, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from migrator.discover.models import ScanResult
+from migrator.discover.scanner import Scanner, ScanOptions
+from migrator.fingerprint import Fingerprinter
+
+ROOT = Path(__file__).resolve().parent.parent
+_VENV_CLI = ROOT / ".venv" / "bin" / "vaultshift"
+CLI = _VENV_CLI if _VENV_CLI.exists() else Path(sys.executable).parent / "vaultshift"
+ALNUM = string.ascii_letters + string.digits
+TEST_KEY = bytes(range(32))
+# Substrings the filters read as "made up"; a random token must never contain one by chance.
+_MARKERS = ("test", "demo", "example", "sample", "dummy", "fake", "mock", "secret", "passw", "foo", "xxx",
+            "lorem", "ipsum", "redact", "notreal", "your", "change", "placeholder")
+
+
+def make_token(length: int = 32, alphabet: str = ALNUM, prefix: str = "") -> str:
+    """``prefix`` + ``length`` random characters; with the default alphabet always mixed-case with digits."""
+    while True:
+        body = "".join(secrets.choice(alphabet) for _ in range(length))
+        if any(marker in body.lower() for marker in _MARKERS):
+            continue
+        if alphabet == ALNUM and not (any(c.islower() for c in body) and any(c.isupper() for c in body)
+                                      and any(c.isdigit() for c in body)):
+            continue
+        return prefix + body
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    return make_token
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
+    """``tree(files)``: write ``files`` under ``tmp_path / "tree"`` and return that root."""
+    return lambda files: write_tree(tmp_path / "tree", files)
+
+
+@pytest.fixture
+def scan(tmp_path: Path) -> Callable[..., ScanResult]:
+    """``scan(files, **ScanOptions fields)``: write ``files`` under a fresh root and scan it."""
+    counter = iter(range(1_000_000))
+
+    def _scan(files: dict[str, str | bytes], **options: object) -> ScanResult:
+        root = write_tree(tmp_path / f"tree{next(counter)}", files)
+        return Scanner(Fingerprinter(TEST_KEY), ScanOptions(**options)).scan([root])  # type: ignore[arg-type]
+
+    return _scan
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTSHIFT_")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), NO_COLOR="1",
+               VAULTSHIFT_FINGERPRINT_KEY=secrets.token_hex(32))
+    return env
+
+
+@pytest.fixture
+def cli(tmp_path: Path, cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli(*args, env=None, cwd=None)``: run ``vaultshift`` for real; text output captured."""
+
+    def _run(*args: str, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=60,
+                              env=env if env is not None else cli_env, cwd=cwd or tmp_path)
+
+    return _run
