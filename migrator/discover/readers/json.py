@@ -24,7 +24,7 @@ _TOKEN = re.compile(
     r"|([\[{])"  # 4 an opener that is a list item or the root
     r"|([\]}])"  # 5 a closer
     r"|-?\d[\d.eE+\-]*|true|false|null"  # a scalar that is not a string
-    r"|//[^\n]*|/\*.*?\*/)",  # comments (JSONC)
+    r"|//[^\n]*|/\*.*?(?:\*/|\Z))",  # comments (JSONC); an unclosed one runs to the end, not quadratic
     re.DOTALL,
 )
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
