@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 
@@ -17,7 +19,8 @@ from migrator.discover.models import Confidence
 # Searched from the literal "://" (fast), the scheme is checked behind it.
 _URL = re.compile(
     r"://"
-    r"(?P<user>[^\s:/@'\"`<>{}\[\]\\]{0,100}):"  # user (may be empty: redis://:pass@host)
+    r"(?P<user>[^\s:/@'\"`<>{}\[\]\\]{0,100}(?:@[^\s:/@'\"`<>{}\[\]\\]{1,100})?):"  # user (may be empty, or
+    # an e-mail address: smtps://me@example.com:pass@smtp.example.com)
     r"(?P<password>[^\s/@'\"`<>\\]{1,200})"
     r"@(?=[A-Za-z0-9\[_\-.%$]+)"  # host follows
 )
@@ -70,9 +73,20 @@ class AuthorizationDetector(TextDetector):
                 if match.start() and low[match.start() - 1].isalnum():
                     continue  # inside a longer word
                 start, end = match.span("credential")
-                if not _looks_random(text[start:end]):
+                credential = text[start:end]
+                if not (_looks_random(credential) or (scheme == "basic" and _is_basic_pair(credential))):
                     continue  # "Bearer authentication" in prose; tokens mix letters and digits
                 yield Hit(f"{scheme}-authorization", f"{scheme}_authorization", start, end, Confidence.HIGH)
+
+
+def _is_basic_pair(credential: str) -> bool:
+    """HTTP Basic credentials are base64 of ``user:password``."""
+    try:
+        decoded = base64.b64decode(credential, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    user, sep, password = decoded.partition(":")
+    return bool(sep and user and password and decoded.isprintable())
 
 
 def _looks_random(value: str) -> bool:

@@ -19,7 +19,8 @@ ASSIGNMENT = re.compile(
     r"""
     (?P<key>\\"[^"\\\n]{1,80}\\"|"[^"\n]{1,80}"|'[^'\n]{1,80}'|[A-Za-z_$@][\w.\-\[\]$@]{0,80})
     [ \t]*(?P<sep>:=|=>|==|=|:(?!//)|\s(?=["']))[ \t]*
-    (?P<value>\\"[^"\\\n]*\\"|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|<[^<>\n]{1,80}>
+    (?P<value>(?P<list>\[[ \t]*\\?"[^\]\n]{0,2000}\])
+      |\\"[^"\\\n]*\\"|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|<[^<>\n]{1,80}>
       |[^\s"'`,;{\[(][^\s,;]*)
     """,
     re.VERBOSE,
@@ -54,12 +55,25 @@ def value_bounds(match: re.Match[str]) -> tuple[int, int, str]:
     return start, end, ""
 
 
+# The strings of a one-line list value: ["a", "b"] or, inside a string, [\"a\", \"b\"].
+_LIST_ITEM = re.compile(r'\\"([^"\\\n]*)\\"|"((?:[^"\\\n]|\\.)*)"')
+
+
 def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> Iterator[Entry]:
-    """Every assignment between character offsets ``begin`` and ``end`` of ``doc``."""
+    """Every assignment between character offsets ``begin`` and ``end`` of ``doc``; a list of
+    strings yields one entry per item (``[0]``, ``[1]``, ...)."""
     text = doc.text
     for match in ASSIGNMENT.finditer(text, begin, end):
         key = strip_key(match.group("key")).strip()
         if not key:
+            continue
+        if match.group("list") is not None:
+            path = Reader.join(prefix, key)
+            for index, item in enumerate(_LIST_ITEM.finditer(text, *match.span("list"))):
+                group = 1 if item.group(1) is not None else 2
+                raw = item.group(group)
+                value = unescape(raw) if group == 2 else raw
+                yield Entry(f"{path}[{index}]", key, value, item.start(group), item.end(group), '"', value != raw)
             continue
         start, stop, quote = value_bounds(match)
         raw = text[start:stop]
