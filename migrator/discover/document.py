@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from migrator.discover.models import Span
-
-_NEWLINE = re.compile(r"\n")
 
 
 class DecodeError(ValueError):
@@ -29,6 +27,7 @@ class Document:
     encoding: str = "utf-8"
     _line_starts: list[int] = field(default_factory=list, repr=False)
     _lower: str | None = field(default=None, repr=False)
+    _line_bytes: list[int] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes) -> tuple[Document, str | None]:
@@ -54,18 +53,18 @@ class Document:
             if self.is_ascii:  # one byte per character; bytes.lower is an order of magnitude faster than str.lower
                 self._lower = self.data.lower().decode("latin-1")
             else:
-                low = self.text.lower()
-                if len(low) != len(self.text):  # a few non-ASCII letters change length: keep offsets
+                # Only U+0130 (capital I with dot) grows when lower-cased; keep offsets exact.
+                low = self.text.replace("\u0130", "i").lower()
+                if len(low) != len(self.text):  # pragma: no cover - a future Unicode mapping
                     low = "".join(c.lower() if len(c.lower()) == 1 else c for c in self.text)
                 self._lower = low
         return self._lower
 
     @property
     def line_starts(self) -> list[int]:
+        """Character offset of the start of each line."""
         if not self._line_starts:
-            starts = [0]
-            starts.extend(m.end() for m in _NEWLINE.finditer(self.text))
-            self._line_starts = starts
+            self._line_starts = [0, *accumulate(len(line) + 1 for line in self.text.split("\n")[:-1])]
         return self._line_starts
 
     @property
@@ -89,11 +88,14 @@ class Document:
         return begin, end
 
     def byte_offset(self, offset: int) -> int:
-        if self.is_ascii:
+        if self.is_ascii or self.encoding == "latin-1":
             return offset
-        if self.encoding == "latin-1":
-            return offset
-        return len(self.text[:offset].encode("utf-8"))
+        if not self._line_bytes:  # byte offset of each line start, for files with multi-byte text
+            lines = self.text.split("\n")[:-1]
+            self._line_bytes = [0, *accumulate(len(line.encode("utf-8", "surrogatepass")) + 1 for line in lines)]
+        line = self.line_of(offset)
+        begin = self.line_starts[line - 1]
+        return self._line_bytes[line - 1] + len(self.text[begin:offset].encode("utf-8", "surrogatepass"))
 
     def span(self, start: int, end: int) -> Span:
         """The span of characters ``text[start:end]``."""

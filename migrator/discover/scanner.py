@@ -70,10 +70,11 @@ class Scanner:
         # keyword detectors can use (the JSON reader's fast path).
         entries = None if hits else reader.read_wanted(doc, wanted_entry)
         reader_name = reader.name
+        complete = entries is not None
         if entries is None:
             entries, reader_name = _read_all(doc, reader, result.errors)
         entries.sort(key=lambda e: e.start)
-        entries.extend(_sweep_uncovered_lines(doc, entries))
+        entries.extend(_sweep(doc, entries, uncovered_lines=not complete))
         entries.sort(key=lambda e: e.start)
 
         judged = entries + name_value_pairs(entries)
@@ -186,10 +187,11 @@ def _merge_line_entries(doc: Document, parsed: list[Entry]) -> list[Entry]:
     return parsed + list(entries_in_range(doc, resume, len(doc.text)))
 
 
-def _sweep_uncovered_lines(doc: Document, entries: list[Entry]) -> list[Entry]:
+def _sweep(doc: Document, entries: list[Entry], uncovered_lines: bool = True) -> list[Entry]:
     """Line-reader entries where a keyword occurs outside what the structured reader modelled:
     inside values that hold assignments of their own (``- DB_PASSWORD=x`` in a list, JSON inside
-    a string), and on lines where no entry starts (comments, scripts inside block values).
+    a string), and (with ``uncovered_lines``) on lines where no entry starts (comments, scripts
+    inside block values).
 
     ``entries`` must be sorted by start offset.
     """
@@ -198,6 +200,8 @@ def _sweep_uncovered_lines(doc: Document, entries: list[Entry]) -> list[Entry]:
         value = entry.value
         if ("=" in value or ":" in value) and KEYWORD_HINT.search(value.lower()):
             swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
+    if not uncovered_lines:
+        return swept
     low = doc.lower
     entry_starts = [e.start for e in entries]
     position = 0

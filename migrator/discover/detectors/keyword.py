@@ -207,9 +207,15 @@ def wanted_entry(key: str, value: str) -> bool:
     """Whether an entry can matter to keyword detection (for a reader's fast path): its key
     names a credential or is half of a name/value pair, or its value holds assignments of its
     own that mention one (``"body": "{\\"token\\": ...}"``)."""
-    if classify_key(key) is not None or key.lower() in _NAME_KEYS or key.lower() in _VALUE_KEYS:
+    if _key_wanted(key):
         return True
     return ("=" in value or ":" in value) and KEYWORD_HINT.search(value.lower()) is not None
+
+
+@lru_cache(maxsize=65536)
+def _key_wanted(key: str) -> bool:
+    low = key.lower()
+    return classify_key(key) is not None or low in _NAME_KEYS or low in _VALUE_KEYS
 
 
 def name_value_pairs(entries: list[Entry]) -> list[Entry]:

@@ -47,7 +47,11 @@ class Reader:
     def read_wanted(self, doc: Document, wanted: Callable[[str, str], bool]) -> list[Entry] | None:
         """A faster read for scanning: at least every entry whose key and value ``wanted``
         accepts, with the same key paths and spans ``read`` gives; None when this reader has no
-        such path or cannot take it for this document (the caller then uses ``read``)."""
+        such path or cannot take it for this document (the caller then uses ``read``).
+
+        A reader offers this only for documents it has fully validated, with no text outside
+        its entries worth a second look (no comments): the scanner then skips its sweep of
+        lines no entry covers."""
         return None
 
     @staticmethod

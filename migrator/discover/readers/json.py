@@ -120,11 +120,15 @@ class JsonReader(Reader):
         entries: list[Entry] = []
         cursor = 0
         for path, key, value in found:
-            pattern = _member_pattern(key)
+            needle = f'"{key}"'
             while True:
-                match = pattern.search(text, cursor)
+                position = text.find(needle, cursor)
+                if position < 0:
+                    return None  # the key is written with escapes: let the tokenizer read it
+                match = _MEMBER_VALUE.match(text, position + len(needle))
+                cursor = position + len(needle)
                 if match is None:
-                    return None
+                    continue  # the same text as a value, or a member whose value is not a string
                 raw = match.group(1)
                 cursor = match.end()
                 if (_decode(raw) if "\\" in raw else raw) == value:
@@ -179,15 +183,5 @@ class _Member:
         self.key, self.value = key, value
 
 
-_MEMBER_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def _member_pattern(key: str) -> re.Pattern[str]:
-    """``"key"\\s*:\\s*"value"`` for a key written without escapes; the value is group 1."""
-    pattern = _MEMBER_CACHE.get(key)
-    if pattern is None:
-        if len(_MEMBER_CACHE) > 4096:
-            _MEMBER_CACHE.clear()
-        pattern = re.compile('"' + re.escape(key) + r'"\s*:\s*' + _STRING)
-        _MEMBER_CACHE[key] = pattern
-    return pattern
+# What follows a member's key: the colon and a string value (group 1).
+_MEMBER_VALUE = re.compile(r"\s*:\s*" + _STRING)

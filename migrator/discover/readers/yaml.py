@@ -16,10 +16,17 @@ from migrator.discover.document import Document
 from migrator.discover.models import Entry
 from migrator.discover.readers.base import Reader, ReaderError
 
-try:
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
+_TAGS = {yaml.ScalarNode: "tag:yaml.org,2002:str", yaml.SequenceNode: "tag:yaml.org,2002:seq",
+         yaml.MappingNode: "tag:yaml.org,2002:map"}
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Composes nodes without resolving implicit tags: the scan needs text and marks, not
+    types, and the resolver's regular expressions cost more than the parse itself."""
+
+    def resolve(self, kind: type, value: object, implicit: object) -> str:
+        return _TAGS[kind]
 
 
 def _scalar_entry(doc: Document, node: yaml.ScalarNode, path: str, key: str) -> Entry:
