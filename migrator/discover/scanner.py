@@ -6,6 +6,7 @@ sources and collects a ScanResult. Nothing here prints: reports are the report p
 
 from __future__ import annotations
 
+import re
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,9 @@ from migrator.discover.walker import SourceFile, WalkOptions, walk
 from migrator.fingerprint import Fingerprinter, hint
 
 ProgressCallback = Callable[[int, int, str], None]
+
+# A credential word followed on its line by a separator and a value: a line worth reading.
+_ASSIGNED_KEYWORD = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[^\n:=]*(?:[:=]|\s[\"'])[ \t]*[^\s]")
 
 
 @dataclass
@@ -206,7 +210,7 @@ def _sweep(doc: Document, entries: list[Entry], uncovered_lines: bool = True) ->
     entry_starts = [e.start for e in entries]
     position = 0
     while True:
-        match = KEYWORD_HINT.search(low, position)
+        match = _ASSIGNED_KEYWORD.search(low, position)
         if match is None:
             break
         line = doc.line_of(match.start())

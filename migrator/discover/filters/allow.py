@@ -16,9 +16,15 @@ MARKERS = ("vaultshift: allow", "vaultshift:allow", "pragma: allowlist secret", 
 class AllowComment(Filter):
     name = "allow-comment"
 
+    def __init__(self) -> None:
+        self._doc: Document | None = None  # the document last asked about, and whether it has
+        self._marked = False  # a marker anywhere: most files have none, and that ends the test
+
     def drops(self, candidate: Candidate, doc: Document) -> bool:
-        low = doc.lower
-        if not any(marker in low for marker in MARKERS):
+        if doc is not self._doc:
+            self._doc = doc
+            self._marked = any(marker in doc.lower for marker in MARKERS)
+        if not self._marked:
             return False
         line = candidate.span.line
         lines = [doc.line_text(line).lower()]
