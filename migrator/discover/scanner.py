@@ -78,7 +78,10 @@ class Scanner:
         if entries is None:
             entries, reader_name = _read_all(doc, reader, result.errors)
         entries.sort(key=lambda e: e.start)
-        entries.extend(_sweep(doc, entries, uncovered_lines=not complete))
+        swept = _sweep(doc, entries, uncovered_lines=not complete)
+        if reader.code:
+            swept = [entry for entry in swept if entry.quote]  # unquoted: a variable or an expression
+        entries.extend(swept)
         entries.sort(key=lambda e: e.start)
 
         judged = entries + name_value_pairs(entries)

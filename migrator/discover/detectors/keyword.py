@@ -149,7 +149,7 @@ def classify_key(key: str) -> str | None:
                 kinds.append(fused.lastgroup)
     if not kinds:
         return None
-    if kinds == ["key"] and len(words) >= 2 and key.isupper():
+    if kinds == ["key"] and len(words) >= 2 and last == "key" and key.isupper():
         kinds = ["api_key"]  # SERVICE_KEY=... in an environment is a service's key
     for kind in ("password", "secret", "token", "api_key", "credential", "auth", "key"):
         if kind in kinds:

@@ -86,8 +86,10 @@ def _is_placeholder(stripped: str, key: str) -> bool:
         return True
     if _is_compound(low) or _is_sequence(low):  # rootpass, adminsecret, 12345abcde
         return True
-    if low.startswith(("your", "my", "enter", "insert")) and low.replace("_", "").replace("-", "").isalpha():
-        return True  # YOURAPIKEY, mypass
+    if low.startswith(("your", "enter", "insert")) and len(low) <= 40:
+        return True  # YOURAPIKEY, yourStrong(!)Password
+    if low.startswith("my") and low.replace("_", "").replace("-", "").isalpha():
+        return True  # mypass
     if low == stripped and len(stripped) <= 24 and _MADE_UP.search(low):
         return True
     words = [w for w in _SEPARATORS.split(low) if w]

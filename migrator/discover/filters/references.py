@@ -16,7 +16,7 @@ from migrator.discover.models import Candidate
 _REFERENCE = re.compile(
     r"""(?ix)
     ^vault:|^vault://|^bao:|^openbao:|^vaultshift:|lookup\s*\(|query\s*\(|\$ansible_vault;|^!vault
-    |^enc\[|^sops:|arn:aws:secretsmanager:|arn:aws:ssm:|^\{\{resolve:|^resolve:|^ssm:|^ssm://|^secretsmanager:
+    |^enc\[|^enc\(|^sops:|arn:aws:secretsmanager:|arn:aws:ssm:|^\{\{resolve:|^resolve:|^ssm:|^ssm://|^secretsmanager:
     |^awssm://|^gcpsm://|^azkv://|^op://|^ref\+|^sm://|@microsoft\.keyvault\(|secretkeyref|valuefrom
     |secrets\.[a-z_][a-z0-9_]*|^data\.[a-z_]+\.|^var\.[a-z_]|^local\.[a-z_]|^module\.[a-z_]|^env\(|getenv\(
     |os\.environ|process\.env\.|^env\[|system\.getenv|environment\.getenvironmentvariable|^\$env:

@@ -18,7 +18,8 @@ _PATH = re.compile(
     r"^(?:~?/|\./|\.\./|[A-Za-z]:[\\/]|\\\\|%[A-Z_]+%[\\/]|\$HOME/|file:)"  # absolute or relative paths
     r"|^[\w\-.]+/[\w\-./]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|json|txt|ya?ml|conf|cfg|ini|env|gpg|asc"
     r"|pub|token|secret|pass|pwd)$"
-    r"|^[\w\-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|gpg|asc|pub|kdbx|token|secret)$"
+    r"|^[\w\-.]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|gpg|asc|pub|kdbx|token|secret|conf|cfg|ini|ya?ml|json"
+    r"|xml|toml|properties|txt|log|sh|py|env)$"
 )
 _URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[^\s:@/]+(?::\d+)?(?:[/?#][^\s@]*)?$", re.IGNORECASE)
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
@@ -32,7 +33,12 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
 _IDENTIFIER_WORDS = re.compile(r"^[a-z]+(?:[_\-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$|^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 _CALL = re.compile(r"^[\w.]+\(.*\)?$|^\w+::\w+|^[\w.]+\[[\w'\"]+\]|^(?:self|this|cls|super)\.\w")
 _SLASHED = re.compile(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}/?$")  # states/route53/state1: a key or path
-_ATTRIBUTE = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+$")  # conf.access_token
+_ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")  # conf.access_token, Name.Builtin
+_SELECTOR = re.compile(r"^\$?\.[\w\-\"\\.]*\[[\w\-\"\\.\[\]*]*$|^\$\.[\w.\-\[\]*]+$")  # jq / JSONPath: .user[0].role
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+_TYPE_NAMES = frozenset({"str", "string", "int", "integer", "bool", "boolean", "bytes", "float", "double", "number",
+                         "object", "dict", "list", "array", "any", "none", "optional", "secretstr", "char", "text",
+                         "uuid", "long", "short", "varchar", "password", "secret", "credentials"})
 
 
 def shape_reason(value: str) -> str | None:
@@ -54,8 +60,14 @@ def shape_reason(value: str) -> str | None:
         return "version-or-quantity"
     if _DOTTED_IDENTIFIER.match(stripped) and not looks_random(stripped):
         return "identifier"
-    if _CALL.match(stripped) or _ATTRIBUTE.match(stripped):
+    if _CALL.match(stripped) or (_ATTRIBUTE.match(stripped) and not looks_random(stripped.replace(".", ""))):
         return "code"
+    if _SELECTOR.match(stripped):
+        return "selector"
+    if _COLOR.match(stripped):
+        return "color"
+    if stripped.lower().split("[", 1)[0] in _TYPE_NAMES:
+        return "type-name"  # password: str, token: Optional[str]
     if _IDENTIFIER_WORDS.match(stripped) and classify_key(stripped) is not None:
         return "names-a-secret"  # from_secret: dockerhub_password
     return None

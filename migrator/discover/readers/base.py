@@ -28,6 +28,8 @@ class Reader:
     name: ClassVar[str] = ""
     patterns: ClassVar[tuple[str, ...]] = ()
     priority: ClassVar[int] = 0
+    # Source code, where an unquoted value is an expression, never a literal secret.
+    code: ClassVar[bool] = False
 
     def claims(self, doc: Document) -> bool:
         return self.claims_name(doc.name)

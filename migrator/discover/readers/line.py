@@ -52,11 +52,33 @@ def value_bounds(match: re.Match[str]) -> tuple[int, int, str]:
         return start + 2, end - 2, '"'
     if raw[:1] in "\"'`" and len(raw) >= 2 and raw[-1] == raw[0]:
         return start + 1, end - 1, raw[0]
-    return start, end, ""
+    trimmed = raw.rstrip(":)]}")  # "if token == NAME:" and "f(key=value)" end in punctuation
+    return start, end - (len(raw) - len(trimmed)), ""
 
 
 # The strings of a one-line list value: ["a", "b"] or, inside a string, [\"a\", \"b\"].
 _LIST_ITEM = re.compile(r'\\"([^"\\\n]*)\\"|"((?:[^"\\\n]|\\.)*)"')
+
+
+_ASSIGNING_WORDS = frozenset({"export", "set", "setenv", "env", "arg", "declare", "local", "readonly", "typeset",
+                              "let", "var", "const", "define", "label", "-e", "--env", "-d", "--build-arg"})
+
+
+# Credential words that are also everyday English: "Single pass: ...", "The key: ...".
+_AMBIGUOUS_WORDS = frozenset({"pass", "key", "keys", "token", "tokens", "auth", "secret", "secrets", "credentials"})
+
+
+def _in_prose(text: str, match: re.Match[str], begin: int) -> bool:
+    """``Single pass: characters`` in a comment: a word, a space, then ``key:`` is a sentence,
+    not an assignment (``export KEY=value`` and friends are)."""
+    start = match.start("key")
+    if match.group("sep") != ":" or start <= begin or text[start - 1] not in " \t":
+        return False
+    if match.group("key").lower() not in _AMBIGUOUS_WORDS:
+        return False  # "Default password: x" in a comment still names a password
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[max(line_start, begin):start].split()
+    return bool(before) and before[-1][-1:].isalnum() and before[-1].lower() not in _ASSIGNING_WORDS
 
 
 def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> Iterator[Entry]:
@@ -65,7 +87,7 @@ def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> I
     text = doc.text
     for match in ASSIGNMENT.finditer(text, begin, end):
         key = strip_key(match.group("key")).strip()
-        if not key:
+        if not key or _in_prose(text, match, begin):
             continue
         if match.group("list") is not None:
             path = Reader.join(prefix, key)

@@ -88,6 +88,7 @@ def _key(raw: str) -> str:
 
 class PhpReader(Reader):
     name = "php"
+    code = True
     patterns = ("*.php", "*.php.dist", "*.php.example", "*.php.sample", "*.inc", "*.php.inc")
 
     def read(self, doc: Document) -> Iterator[Entry]:

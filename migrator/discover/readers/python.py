@@ -264,6 +264,7 @@ class _Walker:
 
 class PythonReader(Reader):
     name = "python"
+    code = True
     patterns = ("*.py", "*.py.dist", "*.py.example", "*.py.sample", "*.pyw")
 
     def read(self, doc: Document) -> Iterator[Entry]:
