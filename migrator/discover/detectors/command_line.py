@@ -15,7 +15,7 @@ from migrator.discover.document import Document
 _FLAG = re.compile(
     r"--(?P<flag>(?:[a-z0-9]+-)*(?:password|passwd|pwd|token|secret|api-key|apikey|access-key|secret-key"
     r"|auth-token|client-secret))"
-    r"(?:=|[ \t]+)(?P<quote>['\"]?)(?P<value>[^\s'\"\\]{3,200})(?P=quote)(?=[\s;|&)\\]|$)"
+    r"(?:=|[ \t]+)(?P<quote>['\"]?)(?P<value>[^\s'\"\\\-][^\s'\"\\]{2,199})(?P=quote)(?=[\s;|&)\\]|$)"
 )
 _OPENSSL_PASS = re.compile(r"pass:(?P<value>[^\s'\"\\]{1,200})")
 

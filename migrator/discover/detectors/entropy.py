@@ -41,3 +41,32 @@ def looks_random(value: str) -> bool:
     if classes == 2:
         return entropy >= 3.2 and length >= 12
     return length >= 20 and entropy >= 3.5
+
+
+# The letter pairs most frequent in English text and in identifiers made of English words. A
+# value whose letter pairs are mostly among them reads as words ("spring-boot-demo", "allow");
+# generated strings ("dkbgqyzwe", "ufnlbbavawsdeecn") score far lower.
+_BIGRAM_TABLE = """
+th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se ha as ou io le ve co me de hi ri ro ic
+ne ea ra ce li ch ll be ma si om ur ca el ta la ns di fo ho pe ec pr no ct us ac ot il tr ly nc et ut ss so rs un
+lo wa ge ie wh ee wi em ad ol rt po we na ul ni ts mo ow pa im mi ai sh ir su id os iv ia am fi ci vi pl ig tu ev
+ld ry mp fe bl ab gh ty op wo sa ay ex ke fr oo av ag if ap gr od bo sp rd do uc bu ei ov by rm ep tt oc fa ef cu
+rn sc gi da yo cr cl du ga qu ue ff ba ey ls va um pp ua up lu go ht ru ug ds lt pi rc rr eg au ck ew mu br bi pt
+ak pu ui rg ib tl ny ki rk ys ob mm fu ph og ms ye ud mb ip ub oi rl gu dr hr cc tw ft wn nu
+"""
+_COMMON_BIGRAMS = frozenset(_BIGRAM_TABLE.split())
+
+
+def word_score(value: str) -> float:
+    """The share of adjacent letter pairs (within runs of letters) that are common in English."""
+    pairs = total = 0
+    for run in "".join(c if c.isalpha() else " " for c in value.lower()).split():
+        for i in range(len(run) - 1):
+            total += 1
+            pairs += run[i:i + 2] in _COMMON_BIGRAMS
+    return pairs / total if total else 0.0
+
+
+def wordlike(value: str, threshold: float = 0.75) -> bool:
+    """Reads as words or an identifier made of words, not as generated characters."""
+    return word_score(value) >= threshold

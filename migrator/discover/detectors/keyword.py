@@ -23,7 +23,7 @@ _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])|[a-z0-9]+")
 _PASSWORD_WORDS = {"password", "passwd", "passwort", "pwd", "pass", "passphrase", "pw", "passcode",
                    "pword", "pswd", "mdp", "contrasena", "senha", "parola", "wachtwoord", "haslo"}
 _SECRET_WORDS = {"secret", "secrets"}
-_TOKEN_WORDS = {"token", "tokens", "apitoken", "accesstoken", "authtoken", "bearer", "pat"}
+_TOKEN_WORDS = {"token", "tokens", "apitoken", "accesstoken", "authtoken", "bearer"}
 _CREDENTIAL_WORDS = {"credential", "credentials", "creds", "cred"}
 _KEY_QUALIFIERS = {"api", "access", "secret", "private", "signing", "sign", "encryption", "encrypt", "crypt",
                    "master", "app", "application", "auth", "client", "consumer", "license", "licence",
@@ -73,7 +73,8 @@ _DESCRIPTIVE = {
     "category", "categories", "tag", "tags", "annotation", "annotations", "color", "colour", "style",
     "width", "height", "sample", "example", "examples", "demo", "doc", "docs", "documentation", "comment",
     "note", "notes", "todo", "pub", "public", "publishable", "cert", "certificate", "crt", "pem", "der",
-    "keystore", "truststore", "jks", "p12", "pfx", "alias",
+    "keystore", "truststore", "jks", "p12", "pfx", "alias", "formatter", "lexer", "factory", "builder",
+    "renderer", "variants", "pat", "re", "rx", "regexes", "patterns", "counter", "kind_name", "styles",
 }
 # Words anywhere in a key that mean it is not a secret at all.
 _NEVER = {"public", "publishable", "pubkey", "publickey", "publickeytoken", "author", "authority",

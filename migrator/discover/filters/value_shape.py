@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 
-from migrator.discover.detectors.entropy import looks_random
+from migrator.discover.detectors.entropy import looks_random, wordlike
 from migrator.discover.detectors.keyword import classify_key
 from migrator.discover.document import Document
 from migrator.discover.filters.base import Filter
 from migrator.discover.models import Candidate
+from migrator.discover.readers import reader_for
 
 _PATH = re.compile(
     r"^(?:~?/|\./|\.\./|[A-Za-z]:[\\/]|\\\\|%[A-Z_]+%[\\/]|\$HOME/|file:)"  # absolute or relative paths
@@ -35,6 +36,9 @@ _CALL = re.compile(r"^[\w.]+\(.*\)?$|^\w+::\w+|^[\w.]+\[[\w'\"]+\]|^(?:self|this
 _SLASHED = re.compile(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}/?$")  # states/route53/state1: a key or path
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")  # conf.access_token, Name.Builtin
 _SELECTOR = re.compile(r"^\$?\.[\w\-\"\\.]*\[[\w\-\"\\.\[\]*]*$|^\$\.[\w.\-\[\]*]+$")  # jq / JSONPath: .user[0].role
+_REGEX = re.compile(r"\(\?[:=!<]|\[\^|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\\[dwsbDWS]|\{\d+,\d*\}|\.\*|\.\+")
+_SEGMENTS = re.compile(r"[-_.]")
+_WORDISH = re.compile(r"[#@:]?[A-Za-z]+(?:[-_. ][A-Za-z]+)*")
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _TYPE_NAMES = frozenset({"str", "string", "int", "integer", "bool", "boolean", "bytes", "float", "double", "number",
                          "object", "dict", "list", "array", "any", "none", "optional", "secretstr", "char", "text",
@@ -66,6 +70,8 @@ def shape_reason(value: str) -> str | None:
         return "selector"
     if _COLOR.match(stripped):
         return "color"
+    if len(_REGEX.findall(stripped)) >= 2 or (stripped.startswith(("^", "(")) and _REGEX.search(stripped)):
+        return "regex"
     if stripped.lower().split("[", 1)[0] in _TYPE_NAMES:
         return "type-name"  # password: str, token: Optional[str]
     if _IDENTIFIER_WORDS.match(stripped) and classify_key(stripped) is not None:
@@ -79,4 +85,12 @@ class ValueShape(Filter):
     def drops(self, candidate: Candidate, doc: Document) -> bool:
         if candidate.detector != "keyword":
             return False
-        return shape_reason(candidate.value) is not None
+        if shape_reason(candidate.value) is not None:
+            return True
+        value = candidate.value.strip()
+        if _WORDISH.fullmatch(value) is None or not wordlike(value):
+            return False
+        # In source code a bare word ("keyword", "#pop", "with") is an identifier or an enum; in
+        # any file, words joined into an identifier ("docker_username", "spring-boot-demo")
+        # name something rather than protect it.
+        return reader_for(doc).code or len(_SEGMENTS.split(value)) >= 2

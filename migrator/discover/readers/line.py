@@ -72,9 +72,10 @@ def _in_prose(text: str, match: re.Match[str], begin: int) -> bool:
     """``Single pass: characters`` in a comment: a word, a space, then ``key:`` is a sentence,
     not an assignment (``export KEY=value`` and friends are)."""
     start = match.start("key")
-    if match.group("sep") != ":" or start <= begin or text[start - 1] not in " \t":
+    sep = match.group("sep")
+    if sep.strip() not in ("", ":") or start <= begin or text[start - 1] not in " \t":
         return False
-    if match.group("key").lower() not in _AMBIGUOUS_WORDS:
+    if sep == ":" and match.group("key").lower() not in _AMBIGUOUS_WORDS:
         return False  # "Default password: x" in a comment still names a password
     line_start = text.rfind("\n", 0, start) + 1
     before = text[max(line_start, begin):start].split()
