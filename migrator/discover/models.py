@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class Confidence(IntEnum):
@@ -46,8 +47,7 @@ class Span:
         return self.start < other.end and other.start < self.end
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One key/value pair a reader found: the key path, the decoded value and where it is written.
 
     ``start``/``end`` are character offsets into the document's text (the document turns them
@@ -55,7 +55,9 @@ class Entry:
     character around the value as written ('' when unquoted; '|' or '>' for YAML block scalars,
     whose offsets then cover the indicator and the block); for quoted values the offsets cover
     the characters inside the quotes. ``raw`` is True when the written characters are not the
-    value itself (escapes, folding), so a rewrite must re-encode.
+    value itself (escapes, folding), so a rewrite must re-encode. A named tuple, because readers
+    make hundreds of thousands of them and a tuple is built several times faster than a frozen
+    dataclass.
     """
 
     key_path: str

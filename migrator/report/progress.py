@@ -14,7 +14,7 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.min_total = min_total
         self.interval = interval
-        self._last = 0.0
+        self._last = float("-inf")  # the first call always draws
         self._drawn = False
 
     def __call__(self, done: int, total: int, item: str) -> None:

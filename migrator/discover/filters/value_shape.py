@@ -64,16 +64,16 @@ def shape_reason(value: str) -> str | None:
         return "version-or-quantity"
     if _DOTTED_IDENTIFIER.match(stripped) and not looks_random(stripped):
         return "identifier"
-    if _CALL.match(stripped) or (_ATTRIBUTE.match(stripped) and not looks_random(stripped.replace(".", ""))):
-        return "code"
+    if stripped.lower().split("[", 1)[0] in _TYPE_NAMES:
+        return "type-name"  # password: str, token: Optional[str]
     if _SELECTOR.match(stripped):
         return "selector"
+    if _CALL.match(stripped) or (_ATTRIBUTE.match(stripped) and wordlike(stripped)):
+        return "code"
     if _COLOR.match(stripped):
         return "color"
     if len(_REGEX.findall(stripped)) >= 2 or (stripped.startswith(("^", "(")) and _REGEX.search(stripped)):
         return "regex"
-    if stripped.lower().split("[", 1)[0] in _TYPE_NAMES:
-        return "type-name"  # password: str, token: Optional[str]
     if _IDENTIFIER_WORDS.match(stripped) and classify_key(stripped) is not None:
         return "names-a-secret"  # from_secret: dockerhub_password
     return None
