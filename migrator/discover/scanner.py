@@ -74,7 +74,7 @@ class Scanner:
         # keyword detectors can use (the JSON reader's fast path).
         entries = None if hits else reader.read_wanted(doc, wanted_entry)
         reader_name = reader.name
-        complete = entries is not None
+        complete = entries is not None and reader.wanted_covers_text
         if entries is None:
             entries, reader_name = _read_all(doc, reader, result.errors)
         entries.sort(key=lambda e: e.start)

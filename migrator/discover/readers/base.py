@@ -30,6 +30,9 @@ class Reader:
     priority: ClassVar[int] = 0
     # Source code, where an unquoted value is an expression, never a literal secret.
     code: ClassVar[bool] = False
+    # read_wanted covers the whole text: nothing outside its entries (no comments) is worth a
+    # second look, so the scanner skips its sweep of uncovered lines after it.
+    wanted_covers_text: ClassVar[bool] = False
 
     def claims(self, doc: Document) -> bool:
         return self.claims_name(doc.name)
@@ -49,11 +52,7 @@ class Reader:
     def read_wanted(self, doc: Document, wanted: Callable[[str, str], bool]) -> list[Entry] | None:
         """A faster read for scanning: at least every entry whose key and value ``wanted``
         accepts, with the same key paths and spans ``read`` gives; None when this reader has no
-        such path or cannot take it for this document (the caller then uses ``read``).
-
-        A reader offers this only for documents it has fully validated, with no text outside
-        its entries worth a second look (no comments): the scanner then skips its sweep of
-        lines no entry covers."""
+        such path or cannot take it for this document (the caller then uses ``read``)."""
         return None
 
     @staticmethod

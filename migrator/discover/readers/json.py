@@ -38,6 +38,7 @@ def _decode(raw: str) -> str:
 
 class JsonReader(Reader):
     name = "json"
+    wanted_covers_text = True  # read_wanted only succeeds on strict JSON, which has no comments
     patterns = ("*.json", "*.jsonc", "*.json5", "*.json.dist", "*.json.example", "*.json.sample",
                 "*.tfstate", "*.tfstate.backup", "*.ipynb", ".babelrc", ".eslintrc", "composer.lock")
 

@@ -8,7 +8,8 @@ Nothing is constructed, so custom tags (``!vault``, ``!Ref``) and anchors are ha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 import yaml
 
@@ -27,6 +28,9 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def resolve(self, kind: type, value: object, implicit: object) -> str:
         return _TAGS[kind]
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def _scalar_entry(doc: Document, node: yaml.ScalarNode, path: str, key: str) -> Entry:
@@ -48,19 +52,33 @@ class YamlReader(Reader):
                 "*.yml.sample", "*.yaml.sample", ".yamllint", "*.eyaml")
 
     def read(self, doc: Document) -> Iterator[Entry]:
+        yield from self._read(doc, None)
+
+    def read_wanted(self, doc: Document, wanted: Callable[[str, str], bool]) -> list[Entry] | None:
+        """Compose the whole document, but make entries only for the scalars ``wanted`` keeps
+        (the scanner still reads comments and other uncovered lines itself)."""
+        try:
+            return list(self._read(doc, wanted))
+        except ReaderError:
+            return None  # the full read reports the error and falls back to the line reader
+
+    def _read(self, doc: Document, wanted: Callable[[str, str], bool] | None) -> Iterator[Entry]:
         seen: set[int] = set()
         try:
             for root in yaml.compose_all(doc.text, Loader=_Loader):
                 if root is not None:
-                    yield from self._walk(doc, root, seen)
+                    yield from self._walk(doc, root, seen, wanted)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"line {mark.line + 1}" if mark else "unknown line"
-            raise ReaderError(f"malformed YAML at {where}: {exc.problem or exc.context}") from None
+            problem = _QUOTED.sub("'…'", str(exc.problem or exc.context))  # never quote the file
+            raise ReaderError(f"malformed YAML at {where}: {problem}") from None
         except yaml.YAMLError as exc:
             raise ReaderError(f"malformed YAML: {type(exc).__name__}") from None
 
-    def _walk(self, doc: Document, root: yaml.Node, seen: set[int]) -> Iterator[Entry]:
+    def _walk(self, doc: Document, root: yaml.Node, seen: set[int],
+              wanted: Callable[[str, str], bool] | None) -> Iterator[Entry]:
+        join = self.join
         stack: list[tuple[yaml.Node, str, str]] = [(root, "", "")]
         while stack:
             node, path, key = stack.pop()
@@ -68,19 +86,19 @@ class YamlReader(Reader):
                 continue
             seen.add(id(node))
             if isinstance(node, yaml.ScalarNode):
-                if path:
+                if path and (wanted is None or wanted(key, node.value)):
                     yield _scalar_entry(doc, node, path, key)
             elif isinstance(node, yaml.MappingNode):
                 pairs = []
                 for key_node, value_node in node.value:
                     if isinstance(key_node, yaml.ScalarNode):
                         name = key_node.value
-                        pairs.append((value_node, self.join(path, name), name))
+                        pairs.append((value_node, join(path, name), name))
                     else:
                         pairs.append((key_node, path, key))
                         pairs.append((value_node, path, key))
                 stack.extend(reversed(pairs))
             elif isinstance(node, yaml.SequenceNode):
                 stack.extend(
-                    (item, self.join(path, f"[{i}]"), key) for i, item in reversed(list(enumerate(node.value)))
+                    (item, join(path, f"[{i}]"), key) for i, item in reversed(list(enumerate(node.value)))
                 )
