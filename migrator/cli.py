@@ -71,6 +71,10 @@ def run_scan(args: argparse.Namespace) -> int:
     from migrator.report import json_report, sarif, table
     from migrator.report.progress import ProgressBar
 
+    if args.output:
+        target = Path(args.output)
+        if not target.parent.is_dir():
+            raise UsageError(f"{target}: cannot write report: no such directory {str(target.parent)!r}")
     for pattern in args.exclude:
         try:
             walk([], WalkOptions(exclude=(pattern,)))

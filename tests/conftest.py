@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import string
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,21 @@ def cli(tmp_path: Path, cli_env: dict[str, str]) -> Callable[..., subprocess.Com
                               env=env if env is not None else cli_env, cwd=cwd or tmp_path)
 
     return _run
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A directory the unprivileged child can reach (pytest's tmp_path sits in a 0700 dir)."""
+    if os.geteuid() != 0:
+        pytest.skip("dropping privileges needs root")
+    path = Path(tempfile.mkdtemp(prefix="vaultshift-fs-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames + filenames:
+                full = os.path.join(dirpath, name)
+                if not os.path.islink(full):
+                    os.chmod(full, 0o700)
+        shutil.rmtree(path)

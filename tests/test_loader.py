@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sandbox import run_as_nobody, watch_fifo
 
 from migrator.discover.loader import BINARY_SNIFF, is_binary, load
 from migrator.discover.models import ScanError
 from migrator.discover.walker import SourceFile, walk
 
-NOBODY = 65534
 CAP = 5 * 1024 * 1024
 
 
@@ -30,82 +23,6 @@ def write(tmp_path: Path, name: str, data: bytes) -> SourceFile:
     path = tmp_path / name
     path.write_bytes(data)
     return source(path, f"conf/{name}")
-
-
-@contextmanager
-def watch_fifo(path: Path) -> Iterator[threading.Event]:
-    """Create a FIFO with a writer blocked on it; the event is set if anything opens it to read
-    (the writer's open returns exactly then). The writer closes at once, so nothing can hang."""
-    os.mkfifo(path)
-    opened = threading.Event()
-    done = threading.Event()
-
-    def writer() -> None:
-        fd = os.open(path, os.O_WRONLY)
-        if not done.is_set():
-            opened.set()
-        os.close(fd)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    try:
-        yield opened
-    finally:
-        done.set()
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # release the writer
-        thread.join(5)
-        os.close(fd)
-        assert not thread.is_alive()
-
-
-def run_as_nobody(fn: Callable[[], object]) -> object:
-    """Run ``fn`` in a forked child that dropped root to nobody; return its JSON result."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            os.close(read_fd)
-            try:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-                assert os.geteuid() == NOBODY and os.getegid() == NOBODY
-                payload: dict[str, object] = {"ok": fn()}
-            except (OSError, AssertionError) as exc:
-                payload = {"skip": f"cannot drop privileges to uid {NOBODY}: {exc}"}
-            except BaseException as exc:
-                payload = {"error": f"{type(exc).__name__}: {exc}"}
-            data = json.dumps(payload).encode()
-            while data:
-                data = data[os.write(write_fd, data) :]
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as pipe:
-        raw = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    result = json.loads(raw or b'{"error": "child wrote nothing"}')
-    if "skip" in result:
-        pytest.skip(result["skip"])
-    assert "error" not in result, result["error"]
-    return result["ok"]
-
-
-@pytest.fixture
-def public_dir() -> Iterator[Path]:
-    """A directory the unprivileged child can reach (pytest's tmp_path sits in a 0700 dir)."""
-    if os.geteuid() != 0:
-        pytest.skip("dropping privileges needs root")
-    path = Path(tempfile.mkdtemp(prefix="vaultshift-loader-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        for child in path.rglob("*"):
-            if not child.is_symlink():
-                child.chmod(0o700)
-        shutil.rmtree(path)
 
 
 # -- text -------------------------------------------------------------------------------------

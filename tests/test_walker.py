@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import socket
 import stat
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pathspec import GitIgnoreSpec
+from sandbox import run_as_nobody, watch_fifo
 
 from migrator.discover.loader import load
 from migrator.discover.models import ScanError
 from migrator.discover.walker import SourceFile, WalkOptions, _compile, walk
 
-NOBODY = 65534
 TOO_LARGE_5MIB = "larger than the 5 MiB cap; skipped (raise it with --max-file-size)"
 OUTSIDE = "symlink to a path outside the scanned root; not followed"
 LOOP = "symlink loop; not followed"
@@ -55,92 +50,6 @@ def scan(*roots: str | Path, **options: object) -> tuple[list[str], list[tuple[s
             errors.append((item.path, item.reason))
     return files, errors
 
-
-@contextmanager
-def watch_fifo(path: Path) -> Iterator[threading.Event]:
-    """Create a FIFO with a writer blocked on it; the event is set if anything opens it to read.
-
-    Opening a FIFO for writing blocks until a reader opens it, so the writer thread wakes up
-    exactly when someone (the code under test) opens the FIFO. The writer closes at once, so
-    even a reader that blocked would get EOF and the test could not hang.
-    """
-    os.mkfifo(path)
-    opened = threading.Event()
-    done = threading.Event()
-
-    def writer() -> None:
-        fd = os.open(path, os.O_WRONLY)
-        if not done.is_set():
-            opened.set()
-        os.close(fd)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    try:
-        yield opened
-    finally:
-        done.set()
-        # Release the writer by opening the read end ourselves (non-blocking).
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        thread.join(5)
-        os.close(fd)
-        assert not thread.is_alive()
-
-
-def run_as_nobody(fn: Callable[[], object]) -> object:
-    """Run ``fn`` in a forked child that dropped root to nobody; return its JSON result.
-
-    Root bypasses file modes, so permission errors can only be observed without privileges.
-    """
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            os.close(read_fd)
-            try:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-                assert os.geteuid() == NOBODY and os.getegid() == NOBODY
-                payload: dict[str, object] = {"ok": fn()}
-            except (OSError, AssertionError) as exc:
-                payload = {"skip": f"cannot drop privileges to uid {NOBODY}: {exc}"}
-            except BaseException as exc:
-                payload = {"error": f"{type(exc).__name__}: {exc}"}
-            data = json.dumps(payload).encode()
-            while data:
-                data = data[os.write(write_fd, data) :]
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    chunks = []
-    with os.fdopen(read_fd, "rb") as pipe:
-        chunks.append(pipe.read())
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    result = json.loads(b"".join(chunks) or b'{"error": "child wrote nothing"}')
-    if "skip" in result:
-        pytest.skip(result["skip"])
-    assert "error" not in result, result["error"]
-    return result["ok"]
-
-
-@pytest.fixture
-def public_dir() -> Iterator[Path]:
-    """A directory the unprivileged child can reach (pytest's tmp_path sits in a 0700 dir)."""
-    if os.geteuid() != 0:
-        pytest.skip("dropping privileges needs root")
-    path = Path(tempfile.mkdtemp(prefix="vaultshift-walker-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        for dirpath, dirnames, filenames in os.walk(path):
-            for name in dirnames + filenames:
-                full = os.path.join(dirpath, name)
-                if not os.path.islink(full):
-                    os.chmod(full, 0o700)
-        shutil.rmtree(path)
 
 
 # -- order, paths, sizes ----------------------------------------------------------------------
