@@ -72,11 +72,8 @@ class Scanner:
         reader = reader_for(doc)
         # With no text hit to place under a key path, a reader may read only the entries the
         # keyword detectors can use (the JSON reader's fast path).
-        entries = None if hits else reader.read_wanted(doc, wanted_entry)
-        reader_name = reader.name
-        complete = entries is not None and reader.wanted_covers_text
-        if entries is None:
-            entries, reader_name = _read_all(doc, reader, result.errors)
+        entries, reader_name = _read_all(doc, reader, result.errors, wanted=None if hits else wanted_entry)
+        complete = reader_name == reader.name and not hits and reader.wanted_covers_text
         entries.sort(key=lambda e: e.start)
         swept = _sweep(doc, entries, uncovered_lines=not complete)
         if reader.code:
@@ -171,10 +168,17 @@ class Scanner:
             stats.dropped_by_filter[reason] = stats.dropped_by_filter.get(reason, 0) + count
 
 
-def _read_all(doc: Document, reader: Reader, errors: list[ScanError]) -> tuple[list[Entry], str]:
-    """Every entry the reader finds; after a parse error, the line reader reads the rest."""
+def _read_all(doc: Document, reader: Reader, errors: list[ScanError],
+              wanted: Callable[[str, str], bool] | None = None) -> tuple[list[Entry], str]:
+    """The reader's entries (with ``wanted``, its scan path's when it has one); after a parse
+    error, a note and the line reader for the rest. The reader's name says which path read it:
+    ``yaml`` or ``yaml+line``."""
     entries: list[Entry] = []
     try:
+        if wanted is not None:
+            fast = reader.read_wanted(doc, wanted)
+            if fast is not None:
+                return fast, reader.name
         for entry in reader.read(doc):
             entries.append(entry)
         return entries, reader.name

@@ -1,4 +1,5 @@
-"""Values that already are runtime references: the secret lives elsewhere and this is the address.
+"""Values that already are runtime references or ciphertext: the secret lives elsewhere (or is
+encrypted here) and this is the address or the sealed box.
 
 Vault and OpenBao paths and agent templates, vaultshift's own lookup, Ansible Vault and SOPS
 ciphertext, AWS Secrets Manager and SSM, Kubernetes secret references, CI secret contexts,
@@ -16,7 +17,7 @@ from migrator.discover.models import Candidate
 _REFERENCE = re.compile(
     r"""(?ix)
     ^vault:|^vault://|^bao:|^openbao:|^vaultshift:|lookup\s*\(|query\s*\(|\$ansible_vault;|^!vault
-    |^enc\[|^enc\(|^sops:|arn:aws:secretsmanager:|arn:aws:ssm:|^\{\{resolve:|^resolve:|^ssm:|^ssm://|^secretsmanager:
+    |^enc\[|^enc\(|^sops:|^u2fsdgvkx1|^vault:v\d+:|^-----begin\ pgp\ message|^aqicah|arn:aws:secretsmanager:|arn:aws:ssm:|^\{\{resolve:|^resolve:|^ssm:|^ssm://|^secretsmanager:
     |^awssm://|^gcpsm://|^azkv://|^op://|^ref\+|^sm://|@microsoft\.keyvault\(|secretkeyref|valuefrom
     |secrets\.[a-z_][a-z0-9_]*|^data\.[a-z_]+\.|^var\.[a-z_]|^local\.[a-z_]|^module\.[a-z_]|^env\(|getenv\(
     |os\.environ|process\.env\.|^env\[|system\.getenv|environment\.getenvironmentvariable|^\$env:

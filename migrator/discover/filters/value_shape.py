@@ -37,8 +37,12 @@ _SLASHED = re.compile(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}/?$")  # states/rout
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")  # conf.access_token, Name.Builtin
 _SELECTOR = re.compile(r"^\$?\.[\w\-\"\\.]*\[[\w\-\"\\.\[\]*]*$|^\$\.[\w.\-\[\]*]+$")  # jq / JSONPath: .user[0].role
 _REGEX = re.compile(r"\(\?[:=!<]|\[\^|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\\[dwsbDWS]|\{\d+,\d*\}|\.\*|\.\+")
-_SEGMENTS = re.compile(r"[-_.]")
-_WORDISH = re.compile(r"[#@:]?[A-Za-z]+(?:[-_. ][A-Za-z]+)*")
+# Letters with separators and at most two digits in a row (tier3_alloc_rate, ipv4PrefixLength);
+# a single character class, so no input can make the match backtrack.
+_WORDISH = re.compile(r"[#@:]?[A-Za-z][A-Za-z0-9\-_. ]*")
+_DIGIT_RUN = re.compile(r"[0-9]{3}")
+_HUMPS = re.compile(r"[-_. ]+|(?<=[a-z0-9])(?=[A-Z])")
+_HEX_NUMBER = re.compile(r"^0x[0-9a-fA-F]{1,16}$")
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _TYPE_NAMES = frozenset({"str", "string", "int", "integer", "bool", "boolean", "bytes", "float", "double", "number",
                          "object", "dict", "list", "array", "any", "none", "optional", "secretstr", "char", "text",
@@ -72,6 +76,8 @@ def shape_reason(value: str) -> str | None:
         return "code"
     if _COLOR.match(stripped):
         return "color"
+    if _HEX_NUMBER.match(stripped):
+        return "number"
     if len(_REGEX.findall(stripped)) >= 2 or (stripped.startswith(("^", "(")) and _REGEX.search(stripped)):
         return "regex"
     if _IDENTIFIER_WORDS.match(stripped) and classify_key(stripped) is not None:
@@ -88,9 +94,9 @@ class ValueShape(Filter):
         if shape_reason(candidate.value) is not None:
             return True
         value = candidate.value.strip()
-        if _WORDISH.fullmatch(value) is None or not wordlike(value):
+        if _WORDISH.fullmatch(value) is None or _DIGIT_RUN.search(value) or not wordlike(value):
             return False
         # In source code a bare word ("keyword", "#pop", "with") is an identifier or an enum; in
         # any file, words joined into an identifier ("docker_username", "spring-boot-demo")
         # name something rather than protect it.
-        return reader_for(doc).code or len(_SEGMENTS.split(value)) >= 2
+        return reader_for(doc).code or len(_HUMPS.split(value)) >= 2

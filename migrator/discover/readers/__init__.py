@@ -10,7 +10,7 @@ from migrator.discover.readers.hcl import HclReader
 from migrator.discover.readers.ini import IniReader
 from migrator.discover.readers.jinja import JinjaReader
 from migrator.discover.readers.json import JsonReader
-from migrator.discover.readers.line import LineReader
+from migrator.discover.readers.line import LineReader, SourceCodeReader
 from migrator.discover.readers.php import PhpReader
 from migrator.discover.readers.properties import PropertiesReader
 from migrator.discover.readers.python import PythonReader
@@ -33,6 +33,7 @@ READERS: tuple[Reader, ...] = (
     DockerfileReader(),
     PhpReader(),
     PythonReader(),
+    SourceCodeReader(),
 )
 LINE_READER = LineReader()
 

@@ -52,7 +52,8 @@ class Reader:
     def read_wanted(self, doc: Document, wanted: Callable[[str, str], bool]) -> list[Entry] | None:
         """A faster read for scanning: at least every entry whose key and value ``wanted``
         accepts, with the same key paths and spans ``read`` gives; None when this reader has no
-        such path or cannot take it for this document (the caller then uses ``read``)."""
+        such path or cannot take it for this document (the caller then uses ``read``). Raises
+        ReaderError for malformed input, as ``read`` does."""
         return None
 
     @staticmethod

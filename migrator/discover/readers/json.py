@@ -17,14 +17,17 @@ from migrator.discover.models import Entry
 from migrator.discover.readers.base import Reader, ReaderError
 from migrator.discover.readers.line import unescape
 
-_STRING = r'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
+# Possessive quantifiers throughout: a file is untrusted input, and no input may make the
+# tokenizer backtrack.
+_STRING = r'"([^"\\\n]*+(?:\\.[^"\\\n]*+)*+)"'
 _TOKEN = re.compile(
-    r"[\s,]*(?:"  # white space and commas between tokens, consumed in one tight loop
+    r"[\s,\ufeff]*+(?:"  # white space (and a byte-order mark) and commas between tokens, in one tight loop
     + _STRING + r"(?:\s*:\s*(?:" + _STRING + r"|([\[{]))?)?"  # 1 key or bare string, 2 string value, 3 opener
     r"|([\[{])"  # 4 an opener that is a list item or the root
     r"|([\]}])"  # 5 a closer
     r"|-?\d[\d.eE+\-]*|true|false|null"  # a scalar that is not a string
-    r"|//[^\n]*|/\*.*?(?:\*/|\Z))",  # comments (JSONC); an unclosed one runs to the end, not quadratic
+    r"|//[^\n]*|/\*.*?(?:\*/|\Z)"  # comments (JSONC); an unclosed one runs to the end, not quadratic
+    r"|(?P<junk>.))",  # anything else: not JSON (caught at once, so a scan never re-reads a long run)
     re.DOTALL,
 )
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -99,6 +102,8 @@ class JsonReader(Reader):
                     index += 1
                 pending = None
                 continue
+            if match.group("junk") is not None:
+                raise ReaderError(f"malformed JSON at line {doc.line_of(match.start('junk'))}: unexpected character")
             if match.group(0).lstrip(" \t\r\n,")[:1] not in ("/", ""):  # a number or literal
                 if not in_object:
                     index += 1
@@ -111,7 +116,7 @@ class JsonReader(Reader):
         one's offsets by searching forward in document order. Anything unusual (comments,
         wanted strings inside lists, escapes that do not round-trip) returns None."""
         try:
-            tree = json.loads(doc.text, object_pairs_hook=_unique_members)
+            tree = json.loads(doc.text.lstrip("\ufeff"), object_pairs_hook=_unique_members)
         except (ValueError, RecursionError):
             return None  # malformed, or a duplicate key: the tokenizer reports every member
         found: list[tuple[str, str, str]] = []  # (key path, key, value) in document order

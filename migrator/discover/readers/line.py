@@ -20,8 +20,8 @@ ASSIGNMENT = re.compile(
     (?P<key>\\"[^"\\\n]{1,80}\\"|"[^"\n]{1,80}"|'[^'\n]{1,80}'|[A-Za-z_$@][\w.\-\[\]$@]{0,80})
     [ \t]*(?P<sep>:=|=>|==|=|:(?!//)|\s(?=["']))[ \t]*
     (?P<value>(?P<list>\[[ \t]*\\?"[^\]\n]{0,2000}\])
-      |\\"[^"\\\n]*\\"|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|<[^<>\n]{1,80}>
-      |[^\s"'`,;{\[(][^\s,;]*)
+      |\\"[^"\\\n]*+\\"|"(?:[^"\\\n]|\\.)*+"|'(?:[^'\\\n]|\\.)*+'|`[^`\n]*+`|<[^<>\n]{1,80}>
+      |[^\s"'`,;{\[(][^\s,;]*+)
     """,
     re.VERBOSE,
 )
@@ -56,6 +56,8 @@ def value_bounds(match: re.Match[str]) -> tuple[int, int, str]:
     return start, end - (len(raw) - len(trimmed)), ""
 
 
+# After an unquoted value: more words on the line (not a comment, not the end of the line).
+_MORE_WORDS = re.compile(r"[ \t]+[^\s#;/]")
 # The strings of a one-line list value: ["a", "b"] or, inside a string, [\"a\", \"b\"].
 _LIST_ITEM = re.compile(r'\\"([^"\\\n]*)\\"|"((?:[^"\\\n]|\\.)*)"')
 
@@ -99,6 +101,8 @@ def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> I
                 yield Entry(f"{path}[{index}]", key, value, item.start(group), item.end(group), '"', value != raw)
             continue
         start, stop, quote = value_bounds(match)
+        if not quote and match.group("sep") == ":" and _MORE_WORDS.match(text, match.end("value"), end):
+            continue  # "Note: see the docs" - an unquoted word followed by more words is a sentence
         raw = text[start:stop]
         value = unescape(raw) if quote == '"' else raw
         yield Entry(
@@ -119,3 +123,20 @@ class LineReader(Reader):
 
     def read(self, doc: Document) -> Iterator[Entry]:
         yield from entries_in_range(doc, 0, len(doc.text))
+
+
+class SourceCodeReader(LineReader):
+    """Program source in languages without a reader of their own (JavaScript, TypeScript, Go,
+    Java, C#, Ruby, PowerShell, ...): read line by line, and as code, so that only quoted
+    values count; ``$token = $params.token`` is an expression, not a credential."""
+
+    name = "source"
+    code = True
+    patterns = ("*.js", "*.mjs", "*.cjs", "*.jsx", "*.ts", "*.tsx", "*.go", "*.java", "*.kt", "*.kts", "*.scala",
+                "*.groovy", "*.cs", "*.vb", "*.rb", "*.rake", "*.ps1", "*.psm1", "*.psd1", "*.pl", "*.pm", "*.lua",
+                "*.rs", "*.swift", "*.c", "*.h", "*.cc", "*.cpp", "*.hpp", "*.m", "*.dart", "*.ex", "*.exs",
+                "*.erl", "*.clj", "*.r", "*.jl", "*.gradle")
+    priority = -50
+
+    def read(self, doc: Document) -> Iterator[Entry]:
+        yield from (entry for entry in entries_in_range(doc, 0, len(doc.text)) if entry.quote)

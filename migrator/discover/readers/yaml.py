@@ -30,7 +30,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return _TAGS[kind]
 
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_QUOTED = re.compile(r"'[^']{2,}'|\"[^\"]{2,}\"")  # a quoted character (':') is syntax; longer quotes go
 
 
 def _scalar_entry(doc: Document, node: yaml.ScalarNode, path: str, key: str) -> Entry:
@@ -56,11 +56,9 @@ class YamlReader(Reader):
 
     def read_wanted(self, doc: Document, wanted: Callable[[str, str], bool]) -> list[Entry] | None:
         """Compose the whole document, but make entries only for the scalars ``wanted`` keeps
-        (the scanner still reads comments and other uncovered lines itself)."""
-        try:
-            return list(self._read(doc, wanted))
-        except ReaderError:
-            return None  # the full read reports the error and falls back to the line reader
+        (the scanner still reads comments and other uncovered lines itself). A malformed file
+        raises ReaderError here, as ``read`` would: it is not parsed twice."""
+        return list(self._read(doc, wanted))
 
     def _read(self, doc: Document, wanted: Callable[[str, str], bool] | None) -> Iterator[Entry]:
         seen: set[int] = set()

@@ -1,0 +1,45 @@
+"""Files are untrusted input: no content may make a reader or detector backtrack for minutes.
+
+Each case is scanned in a child process with a generous deadline (a hang guard, not a speed
+target: the benchmark measures speed). Before the tokenizers were made possessive, the first
+case alone took 80 seconds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASES = {
+    "spaces.json": " " * 50_000 + "x",
+    "escaped-quotes.json": 'key: "' + '\\"' * 10_000,
+    "letters.yml": "a" * 20_000 + "!",
+    "separators.env": "ab-" * 7_000 + "!",
+    "equals.txt": "=" * 30_000,
+    "colon-words.conf": "token:" + "abc:" * 8_000,
+    "dashes.sh": "--" * 20_000 + "password",
+    "url.txt": "https://" + "a:" * 10_000 + "@",
+    "open-comment.json": '{"a": 1 /*' + "x" * 20_000,
+    "unclosed-string.py": 'password = "' + "\\x" * 10_000,
+    "camel.toml": "key = " + "AbCdEfGh" * 5_000 + "!",
+    "pem.txt": "-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 60_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_pathological_content_scans_without_backtracking(tmp_path: Path, name: str, cli_env):
+    (tmp_path / name).write_text(CASES[name] + "\n")
+    script = (
+        "import sys\n"
+        "from migrator.discover import Scanner\n"
+        "from migrator.fingerprint import Fingerprinter\n"
+        "result = Scanner(Fingerprinter(bytes(32))).scan([sys.argv[1]])\n"
+        "print(result.stats.files_scanned)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          timeout=20, env=cli_env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "1"
