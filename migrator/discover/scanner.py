@@ -6,7 +6,6 @@ sources and collects a ScanResult. Nothing here prints: reports are the report p
 
 from __future__ import annotations
 
-import re
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -20,14 +19,12 @@ from migrator.discover.filters import Filter, default_filters
 from migrator.discover.loader import load
 from migrator.discover.models import Candidate, Confidence, Entry, Finding, ScanError, ScanResult
 from migrator.discover.readers import Reader, ReaderError, reader_for
-from migrator.discover.readers.line import entries_in_range
+from migrator.discover.readers.line import entries_in_range, keyword_lines
 from migrator.discover.walker import SourceFile, WalkOptions, walk
 from migrator.fingerprint import Fingerprinter, hint
 
 ProgressCallback = Callable[[int, int, str], None]
 
-# A credential word followed on its line by a separator and a value: a line worth reading.
-_ASSIGNED_KEYWORD = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[^\n:=]*(?:[:=]|\s[\"'])[ \t]*[^\s]")
 
 
 @dataclass
@@ -213,16 +210,8 @@ def _sweep(doc: Document, entries: list[Entry], uncovered_lines: bool = True) ->
             swept.extend(entries_in_range(doc, entry.start, entry.end, entry.key_path))
     if not uncovered_lines:
         return swept
-    low = doc.lower
     entry_starts = [e.start for e in entries]
-    position = 0
-    while True:
-        match = _ASSIGNED_KEYWORD.search(low, position)
-        if match is None:
-            break
-        line = doc.line_of(match.start())
-        begin, end = doc.line_span(line)
-        position = end + 1
+    for begin, end in keyword_lines(doc):
         index = bisect_left(entry_starts, begin)
         if index < len(entry_starts) and entry_starts[index] < end:
             continue  # a structured entry starts on this line: the reader has modelled it

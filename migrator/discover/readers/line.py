@@ -116,6 +116,29 @@ def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> I
         )
 
 
+# A credential word followed on its line by a separator and a value: a line worth reading.
+_KEYWORD_LINE = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[^\n:=]*+(?:[:=]|\s[\"'])[ \t]*+[^\s]")
+
+
+def keyword_lines(doc: Document) -> Iterator[tuple[int, int]]:
+    """The (start, end) offsets of each line where a credential word is assigned a value."""
+    low = doc.lower
+    position = 0
+    while True:
+        match = _KEYWORD_LINE.search(low, position)
+        if match is None:
+            return
+        begin, end = doc.line_span(doc.line_of(match.start()))
+        position = end + 1
+        yield begin, end
+
+
+def quoted_keyword_entries(doc: Document) -> Iterator[Entry]:
+    """Quoted values assigned on keyword lines: what source code can hold as a literal secret."""
+    for begin, end in keyword_lines(doc):
+        yield from (entry for entry in entries_in_range(doc, begin, end) if entry.quote)
+
+
 class LineReader(Reader):
     name = "line"
     patterns = ("*",)
@@ -128,7 +151,8 @@ class LineReader(Reader):
 class SourceCodeReader(LineReader):
     """Program source in languages without a reader of their own (JavaScript, TypeScript, Go,
     Java, C#, Ruby, PowerShell, ...): read line by line, and as code, so that only quoted
-    values count; ``$token = $params.token`` is an expression, not a credential."""
+    values count; ``$token = $params.token`` is an expression, not a credential. Only lines that
+    assign something to a credential word are read: code has no structure worth modelling here."""
 
     name = "source"
     code = True
@@ -139,4 +163,4 @@ class SourceCodeReader(LineReader):
     priority = -50
 
     def read(self, doc: Document) -> Iterator[Entry]:
-        yield from (entry for entry in entries_in_range(doc, 0, len(doc.text)) if entry.quote)
+        yield from quoted_keyword_entries(doc)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from migrator.discover.document import Document
 from migrator.discover.models import Entry
 from migrator.discover.readers.base import Reader, ReaderError
-from migrator.discover.readers.line import entries_in_range
+from migrator.discover.readers.line import quoted_keyword_entries
 
 _PREFIX = re.compile(r"[rRuUbBfF]{0,2}('''|\"\"\"|'|\")")
 _SINGLE = {
@@ -38,7 +38,7 @@ _ENV_GETTERS = frozenset({"get", "getenv", "env", "str", "setdefault"})
 _HINT = re.compile(r"""[=:][ \t]*(?:[rRuU]{1,2})?['"\[{(\\]|=[ \t]*\n|\bor[ \t]+['"]""")
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, ast.Pass, ast.Break,
                      ast.Continue, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal})
-_FULL_PARSE_LIMIT = 64 * 1024
+_FULL_PARSE_LIMIT = 16 * 1024
 _SETTINGS_NAME = re.compile(r"setting|config|conf|secret|credential|local|prod|dev|stag|env|param")
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 _SCOPES = (ast.If, ast.Try, ast.TryStar, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -273,9 +273,9 @@ class PythonReader(Reader):
     def read(self, doc: Document) -> Iterator[Entry]:
         text = doc.text
         if len(text) > _FULL_PARSE_LIMIT and not _SETTINGS_NAME.search(doc.name):
-            # A large library module, not a settings file: a parse and walk would cost a second
-            # per megabyte; its quoted assignments are read lexically instead.
-            yield from (entry for entry in entries_in_range(doc, 0, len(text)) if entry.quote)
+            # A library module, not a settings file: a parse and walk would cost a second per
+            # megabyte; the quoted values on its keyword lines are read lexically instead.
+            yield from quoted_keyword_entries(doc)
             return
         shift = 1 if text.startswith("\ufeff") else 0
         source = text[shift:]
