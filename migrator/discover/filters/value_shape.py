@@ -30,9 +30,12 @@ _HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:com|net|org
 _DOTTED_IDENTIFIER = re.compile(r"^[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*){2,}$")
 _VERSION = re.compile(r"^(?:[\^~<>=]{1,2}\s*)?v?\d+(?:\.(?:\d+|x|\*)){1,3}(?:[-+][\w.\-]+)?$")
 _QUANTITY = re.compile(r"^\d+(?:\.\d+)?\s*(?:ms|s|sec|m|min|h|d|w|y|kb|mb|gb|tb|kib|mib|gib|k|%|px|em)$", re.IGNORECASE)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?|-[a-z]+)?$")  # 2020-04-01, 2020-04-01-preview
 _IDENTIFIER_WORDS = re.compile(r"^[a-z]+(?:[_\-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$|^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 _CALL = re.compile(r"^[\w.]+\(.*\)?$|^\w+::\w+|^[\w.]+\[[\w'\"]+\]|^(?:self|this|cls|super)\.\w")
+_FILE_PATH = re.compile(r"^[\w\-.]+(?:/[\w\-.]+)+\.[A-Za-z0-9]{1,5}$")  # bucket/dir/image.raw
+_QUOTED_STRING = re.compile(r'"([^"\\]{8,})\\?"')
+_DOCUMENT = re.compile(r"^\s*(?:\{.*\}|\[.*\])\s*$", re.DOTALL)  # a JSON object or list as a value
 _SLASHED = re.compile(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}/?$")  # states/route53/state1: a key or path
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")  # conf.access_token, Name.Builtin
 _SELECTOR = re.compile(r"^\$?\.[\w\-\"\\.]*\[[\w\-\"\\.\[\]*]*$|^\$\.[\w.\-\[\]*]+$")  # jq / JSONPath: .user[0].role
@@ -56,8 +59,12 @@ def shape_reason(value: str) -> str | None:
         return "path"
     if _URL.match(stripped):
         return "url"
-    if _SLASHED.match(stripped):
+    if _SLASHED.match(stripped) or _FILE_PATH.match(stripped):
         return "path"
+    if _DOCUMENT.match(stripped) and not any(looks_random(s) for s in _QUOTED_STRING.findall(stripped)):
+        # A JSON document with nothing generated in it ({"type": "service_account"}); one that
+        # holds a token is a credential bundle and stays a finding.
+        return "document"
     if _ENV_NAME.match(stripped) and sum(c.isdigit() for c in stripped) <= 2:
         return "variable-name"
     if _EMAIL.match(stripped):
