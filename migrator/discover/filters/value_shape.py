@@ -39,10 +39,10 @@ _DOCUMENT = re.compile(r"^\s*(?:\{.*\}|\[.*\])\s*$", re.DOTALL)  # a JSON object
 _SLASHED = re.compile(r"^[a-z0-9_.\-]+(?:/[a-z0-9_.\-]+){2,}/?$")  # states/route53/state1: a key or path
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")  # conf.access_token, Name.Builtin
 _SELECTOR = re.compile(r"^\$?\.[\w\-\"\\.]*\[[\w\-\"\\.\[\]*]*$|^\$\.[\w.\-\[\]*]+$")  # jq / JSONPath: .user[0].role
-_REGEX = re.compile(r"\(\?[:=!<]|\[\^|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\\[dwsbDWS]|\{\d+,\d*\}|\.\*|\.\+")
+_REGEX = re.compile(r"\(\?[:=!<]|\[\^|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\\[dwsbDWS]|\{\d+,\d*\}|\.\*|\.\+|\][+*?]|\$$")
 # Letters with separators and at most two digits in a row (tier3_alloc_rate, ipv4PrefixLength);
 # a single character class, so no input can make the match backtrack.
-_WORDISH = re.compile(r"[#@:]?[A-Za-z][A-Za-z0-9\-_. ]*")
+_WORDISH = re.compile(r"[#@:]?[A-Za-z][A-Za-z0-9\-_. ]*:?")
 _DIGIT_RUN = re.compile(r"[0-9]{3}")
 _HUMPS = re.compile(r"[-_. ]+|(?<=[a-z0-9])(?=[A-Z])")
 _HEX_NUMBER = re.compile(r"^0x[0-9a-fA-F]{1,16}$")
