@@ -270,12 +270,12 @@ def test_min_confidence_high(cli, tree, token):
 def test_max_file_size(cli, tree, token):
     root = tree({"big.env": f"DB_PASSWORD={token(24)}\n" + "# padding\n" * 200, "small.env": "A=1\n"})
     proc = cli("scan", "-f", "json", "--max-file-size", "1K", str(root))
-    assert proc.returncode == 0  # a file skipped by policy is a note, not a failure
+    assert proc.returncode == 2  # content left unscanned: the report is incomplete, and says why
     report = json.loads(proc.stdout)
     assert report["findings"] == []
     assert len(report["errors"]) == 1
     error = report["errors"][0]
-    assert error["path"] == "big.env" and "cap" in error["reason"] and is_note(error)
+    assert error["path"] == "big.env" and "--max-file-size" in error["reason"] and not is_note(error)
     assert cli("scan", "-f", "json", str(root)).returncode == 1  # found without the cap
     assert cli("scan", "--max-file-size", "huge", str(root)).returncode == 2
 

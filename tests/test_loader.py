@@ -134,8 +134,7 @@ def test_the_cap_is_checked_again_when_reading(tmp_path: Path) -> None:
     path.write_bytes(b"a=1\n" * 30)  # grew past the cap after the walk sized it
     assert load(item, 100) == (
         None,
-        [ScanError("growing.log", "larger than the 100 bytes cap; skipped (raise it with --max-file-size)",
-                   fatal=False)],
+        [ScanError("growing.log", "larger than the 100 bytes cap; skipped (raise it with --max-file-size)")],
     )
     doc, errors = load(item, 120)  # exactly at the cap is fine
     assert errors == [] and doc is not None and len(doc.data) == 120
@@ -147,7 +146,7 @@ def test_the_default_cap_message(tmp_path: Path) -> None:
         fh.truncate(CAP + 1)
     assert load(source(path, "huge.json"), CAP) == (
         None,
-        [ScanError("huge.json", "larger than the 5 MiB cap; skipped (raise it with --max-file-size)", fatal=False)],
+        [ScanError("huge.json", "larger than the 5 MiB cap; skipped (raise it with --max-file-size)")],
     )
 
 

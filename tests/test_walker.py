@@ -46,7 +46,8 @@ def scan(*roots: str | Path, **options: object) -> tuple[list[str], list[tuple[s
         else:
             assert isinstance(item, ScanError)
             # Only failures make the report incomplete; policy skips (cap, FIFO, symlinks) are notes.
-            assert item.fatal == (item.reason in {"permission denied", "no such file or directory"})
+            assert item.fatal == (item.reason in {"permission denied", "no such file or directory"}
+                                  or "--max-file-size" in item.reason)
             errors.append((item.path, item.reason))
     return files, errors
 
@@ -461,7 +462,7 @@ def test_files_over_the_default_cap_are_reported(tmp_path: Path) -> None:
     items = list(walk([tmp_path]))
     assert [(i.display, i.size) for i in items if isinstance(i, SourceFile)] == [("at_cap.bin", cap)]
     assert [(i.path, i.reason, i.fatal) for i in items if isinstance(i, ScanError)] == [
-        ("over_cap.bin", TOO_LARGE_5MIB, False)
+        ("over_cap.bin", TOO_LARGE_5MIB, True)
     ]
 
 

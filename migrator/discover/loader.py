@@ -64,7 +64,7 @@ def load(source: SourceFile, max_file_size: int) -> tuple[Document | None, list[
         if not stat.S_ISREG(st.st_mode):
             return None, [ScanError(display, not_regular_reason(st.st_mode), fatal=False)]
         if st.st_size > max_file_size:
-            return None, [ScanError(display, too_large_reason(max_file_size), fatal=False)]
+            return None, [ScanError(display, too_large_reason(max_file_size))]
         fd = os.open(source.path, _OPEN_FLAGS)
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())  # the file we actually opened
@@ -74,7 +74,7 @@ def load(source: SourceFile, max_file_size: int) -> tuple[Document | None, list[
     except OSError as exc:
         return None, [ScanError(display, os_error_reason(exc))]
     if len(data) > max_file_size:
-        return None, [ScanError(display, too_large_reason(max_file_size), fatal=False)]
+        return None, [ScanError(display, too_large_reason(max_file_size))]
     if is_binary(data):
         return None, []
     doc, warning = Document.from_bytes(display, data)

@@ -121,10 +121,11 @@ class Finding:
 class ScanError:
     """One file or item that could not be scanned (fully), and why, in one line.
 
-    ``fatal`` errors make the report incomplete against the user's wishes (permission denied,
-    I/O errors, a path that does not exist): the scan's exit status says so. Non-fatal ones are
-    notes: a file scanned with a caveat (malformed, so read line by line) or skipped by policy
-    (over the size cap, a FIFO, a symlink out of the root).
+    ``fatal`` errors leave content unscanned that should have been scanned, so the report is
+    incomplete (permission denied, I/O errors, a file over the size cap, a path that does not
+    exist): the scan's exit status says so. Non-fatal ones are notes: a file scanned with a
+    caveat (malformed, so read line by line; invalid UTF-8) or an entry with nothing to scan
+    (a FIFO or device, a symlink out of the root or in a loop, a broken symlink).
     """
 
     path: str

@@ -409,7 +409,7 @@ def _classify(path: Path, display: str, st: os.stat_result, options: WalkOptions
     if not stat.S_ISREG(st.st_mode):
         return ScanError(display, not_regular_reason(st.st_mode), fatal=False)
     if st.st_size > options.max_file_size:
-        return ScanError(display, too_large_reason(options.max_file_size), fatal=False)
+        return ScanError(display, too_large_reason(options.max_file_size))
     return SourceFile(path, display, st.st_size)
 
 

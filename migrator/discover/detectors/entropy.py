@@ -57,16 +57,27 @@ ak pu ui rg ib tl ny ki rk ys ob mm fu ph og ms ye ud mb ip ub oi rl gu dr hr cc
 _COMMON_BIGRAMS = frozenset(_BIGRAM_TABLE.split())
 
 
-def word_score(value: str) -> float:
-    """The share of adjacent letter pairs (within runs of letters) that are common in English."""
-    pairs = total = 0
+def _letter_pairs(value: str) -> tuple[int, int]:
+    """(common pairs, all pairs) of adjacent letters within runs of letters."""
+    common = total = 0
     for run in "".join(c if c.isalpha() else " " for c in value.lower()).split():
         for i in range(len(run) - 1):
             total += 1
-            pairs += run[i:i + 2] in _COMMON_BIGRAMS
-    return pairs / total if total else 0.0
+            common += run[i:i + 2] in _COMMON_BIGRAMS
+    return common, total
+
+
+def word_score(value: str) -> float:
+    """The share of adjacent letter pairs (within runs of letters) that are common in English."""
+    common, total = _letter_pairs(value)
+    return common / total if total else 0.0
 
 
 def wordlike(value: str, threshold: float = 0.75) -> bool:
-    """Reads as words or an identifier made of words, not as generated characters."""
-    return word_score(value) >= threshold
+    """Reads as words or an identifier made of words, not as generated characters: mostly runs
+    of letters (digits and symbols sprinkled through a value cut it into short runs, as in
+    generated tokens), whose letter pairs are mostly common in English."""
+    common, total = _letter_pairs(value)
+    if total < 2 or total < 0.6 * (len(value) - 1):
+        return False
+    return common >= threshold * total
