@@ -126,3 +126,11 @@ def test_uuids_only_when_asked(scan):
 def test_uuid_under_a_credential_key_is_reported_by_default(scan):
     result = scan({"app.env": f"HEROKU_API_KEY={uuid.uuid4()}\n"})
     assert [(f.rule, f.key_path) for f in result.findings] == [("keyword-api-key", "HEROKU_API_KEY")]
+
+
+def test_comment_in_jsonc_is_read_even_after_a_sentence(scan, token):
+    secret = token(16)
+    files = {"settings.jsonc": f'{{\n  // local override: db_password = "{secret}"\n  "name": "x"\n}}\n'}
+    result = scan(files)
+    assert [(f.span.line, f.key_path) for f in result.findings] == [(2, "db_password")]
+    assert value_of(files, result.findings[0]) == secret

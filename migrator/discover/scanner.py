@@ -26,7 +26,6 @@ from migrator.fingerprint import Fingerprinter, hint
 ProgressCallback = Callable[[int, int, str], None]
 
 
-
 @dataclass
 class ScanOptions:
     walk: WalkOptions = field(default_factory=WalkOptions)
@@ -68,11 +67,10 @@ class Scanner:
             hits.extend((hit, text_detector.name) for hit in text_detector.scan(doc))
         reader = reader_for(doc)
         # With no text hit to place under a key path, a reader may read only the entries the
-        # keyword detectors can use (the JSON reader's fast path).
-        entries, reader_name = _read_all(doc, reader, result.errors, wanted=None if hits else wanted_entry)
-        complete = reader_name == reader.name and not hits and reader.wanted_covers_text
+        # keyword detectors can use (the JSON and YAML scan paths).
+        entries, reader_name, fast = _read_all(doc, reader, result.errors, wanted=None if hits else wanted_entry)
         entries.sort(key=lambda e: e.start)
-        swept = _sweep(doc, entries, uncovered_lines=not complete)
+        swept = _sweep(doc, entries, uncovered_lines=not (fast and reader.wanted_covers_text))
         if reader.code:
             swept = [entry for entry in swept if entry.quote]  # unquoted: a variable or an expression
         entries.extend(swept)
@@ -166,19 +164,19 @@ class Scanner:
 
 
 def _read_all(doc: Document, reader: Reader, errors: list[ScanError],
-              wanted: Callable[[str, str], bool] | None = None) -> tuple[list[Entry], str]:
-    """The reader's entries (with ``wanted``, its scan path's when it has one); after a parse
-    error, a note and the line reader for the rest. The reader's name says which path read it:
-    ``yaml`` or ``yaml+line``."""
+              wanted: Callable[[str, str], bool] | None = None) -> tuple[list[Entry], str, bool]:
+    """The reader's entries (with ``wanted``, its scan path's when it has one), the name of what
+    read them (``yaml``, or ``yaml+line`` when a parse error left the rest to the line reader,
+    with a note), and whether the scan path was taken."""
     entries: list[Entry] = []
     try:
         if wanted is not None:
             fast = reader.read_wanted(doc, wanted)
             if fast is not None:
-                return fast, reader.name
+                return fast, reader.name, True
         for entry in reader.read(doc):
             entries.append(entry)
-        return entries, reader.name
+        return entries, reader.name, False
     except ReaderError as exc:
         reason = f"{exc}; scanned line by line"
     except RecursionError:
@@ -186,7 +184,7 @@ def _read_all(doc: Document, reader: Reader, errors: list[ScanError],
     except Exception as exc:  # a reader bug must not stop the scan; its message may quote the file
         reason = f"{reader.name} reader failed ({type(exc).__name__}); scanned line by line"
     errors.append(ScanError(doc.path, reason, fatal=False))
-    return _merge_line_entries(doc, entries), f"{reader.name}+line"
+    return _merge_line_entries(doc, entries), f"{reader.name}+line", False
 
 
 def _merge_line_entries(doc: Document, parsed: list[Entry]) -> list[Entry]:

@@ -88,9 +88,15 @@ def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> I
     """Every assignment between character offsets ``begin`` and ``end`` of ``doc``; a list of
     strings yields one entry per item (``[0]``, ``[1]``, ...)."""
     text = doc.text
-    for match in ASSIGNMENT.finditer(text, begin, end):
+    position = begin
+    while True:
+        match = ASSIGNMENT.search(text, position, end)
+        if match is None:
+            return
+        position = match.end()
         key = strip_key(match.group("key")).strip()
         if not key or _in_prose(text, match, begin):
+            position = match.start("value")  # the value may be the key of the real assignment
             continue
         if match.group("list") is not None:
             path = Reader.join(prefix, key)
@@ -102,7 +108,8 @@ def entries_in_range(doc: Document, begin: int, end: int, prefix: str = "") -> I
             continue
         start, stop, quote = value_bounds(match)
         if not quote and match.group("sep") == ":" and _MORE_WORDS.match(text, match.end("value"), end):
-            continue  # "Note: see the docs" - an unquoted word followed by more words is a sentence
+            position = match.start("value")  # "Note: db_password = x": a sentence, then maybe an assignment
+            continue
         raw = text[start:stop]
         value = unescape(raw) if quote == '"' else raw
         yield Entry(
