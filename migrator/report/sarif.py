@@ -15,8 +15,8 @@ from migrator.discover.models import Confidence, ScanResult
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Confidence.HIGH: "error", Confidence.MEDIUM: "error", Confidence.LOW: "warning"}
-_HELP = ("Move the value into the vault (`vaultshift plan` / `vaultshift apply`) and reference it at runtime, "
-         "or mark a false positive with a `vaultshift: allow` comment or the baseline.")
+_HELP = ("Move the value into your vault and reference it at runtime, or mark a false positive with a "
+         "`vaultshift: allow` comment or the baseline.")
 
 
 def _uri(path: str) -> str:

@@ -41,8 +41,8 @@ def render(result: ScanResult, color: bool = False, width: int | None = None) ->
         lines.append("")
     lines.append(summary(result))
     if result.findings:
-        lines.append("Move them into the vault with `vaultshift plan` / `vaultshift apply`, or accept a false "
-                     "positive with a `vaultshift: allow` comment or a baseline.")
+        lines.append("Move each value into your vault and reference it at runtime; accept a false positive "
+                     "with a `vaultshift: allow` comment or a baseline.")
     return "\n".join(lines) + "\n"
 
 
