@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -153,22 +152,6 @@ def test_sarif_format(cli, dirty):
              r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results}
     assert lines == {".env": 1, "ci/workflow.yml": 2}
     assert run["invocations"][0]["executionSuccessful"] is True
-
-
-def _offline_sarif_schema() -> Path | None:
-    for candidate in (os.environ.get("SARIF_SCHEMA"), "/usr/share/sarif/sarif-schema-2.1.0.json"):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
-
-
-def test_sarif_validates_against_the_schema_when_available_offline(cli, dirty):
-    jsonschema = pytest.importorskip("jsonschema")
-    schema_path = _offline_sarif_schema()
-    if schema_path is None:
-        pytest.skip("no offline copy of the SARIF 2.1.0 schema (set SARIF_SCHEMA)")
-    proc = cli("scan", "--format", "sarif", str(dirty))
-    jsonschema.validate(json.loads(proc.stdout), json.loads(schema_path.read_text()))
 
 
 def test_output_file(cli, dirty, tmp_path):
