@@ -195,3 +195,25 @@ def test_duplicate_keys_in_minified_json_are_both_found(scan, token):
     first, second = token(24), token(24)
     result = scan({"c.json": f'{{"db":{{"password":"{first}","password":"{second}"}}}}\n'})
     assert len(result.findings) == 2
+
+
+class _BrokenFilter:
+    """A filter with a bug whose message quotes the value, as careless code would."""
+
+    name = "broken"
+
+    def drops(self, candidate, doc):
+        raise ValueError(f"cannot judge {candidate.value}")
+
+
+def test_a_detector_or_filter_bug_is_one_error_without_the_value(tmp_path, token):
+    from migrator.discover.scanner import Scanner
+    from migrator.fingerprint import Fingerprinter
+
+    secret = token(20)
+    (tmp_path / "a.env").write_text(f"DB_PASSWORD={secret}\n")
+    (tmp_path / "b.txt").write_text("nothing here\n")
+    result = Scanner(Fingerprinter(bytes(32)), filters=[_BrokenFilter()]).scan([tmp_path])
+    assert [(e.path, e.fatal) for e in result.errors] == [("a.env", True)]
+    assert "ValueError" in result.errors[0].reason and secret not in result.errors[0].reason
+    assert result.stats.files_scanned == 1  # b.txt was still scanned

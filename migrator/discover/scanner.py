@@ -153,9 +153,16 @@ class Scanner:
             reason = "error" if errors else "binary"
             stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
             return
+        try:
+            scanned = self.scan_document(doc)
+        except Exception as exc:  # a detector or filter bug: report the file, never its content
+            result.errors.append(ScanError(doc.path, f"internal error while scanning ({type(exc).__name__}); "
+                                                     "file not scanned, please report it"))
+            stats.files_skipped += 1
+            stats.skipped_reasons["error"] = stats.skipped_reasons.get("error", 0) + 1
+            return
         stats.files_scanned += 1
         stats.bytes_scanned += len(doc.data)
-        scanned = self.scan_document(doc)
         result.findings.extend(scanned.findings)
         result.errors.extend(scanned.errors)
         stats.candidates += scanned.candidates
