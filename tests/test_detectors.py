@@ -53,6 +53,13 @@ PROVIDERS = {
     "npm-token": (lambda t: t(36, prefix="npm_"), Confidence.HIGH),
     "vault-token": (lambda t: t(90, prefix="hvs."), Confidence.HIGH),
     "jwt": (lambda t: "eyJ" + t(30) + ".eyJ" + t(40) + "." + t(43), Confidence.MEDIUM),
+    "grafana-service-account-token": (lambda t: "glsa_" + t(32) + "_" + t(8, HEX), Confidence.HIGH),
+    "postman-api-key": (lambda t: "PMAK-" + t(24, HEX) + "-" + t(34, HEX), Confidence.HIGH),
+    "pulumi-token": (lambda t: t(40, HEX, "pul-"), Confidence.HIGH),
+    "linear-api-key": (lambda t: t(40, prefix="lin_api_"), Confidence.HIGH),
+    "tailscale-key": (lambda t: "tskey-auth-" + t(10) + "-" + t(30), Confidence.HIGH),
+    "rubygems-api-key": (lambda t: t(48, HEX, "rubygems_"), Confidence.HIGH),
+    "alibaba-access-key-id": (lambda t: t(16, prefix="LTAI"), Confidence.HIGH),
 }
 
 
