@@ -13,8 +13,12 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrator import __version__
+
+if TYPE_CHECKING:
+    from migrator.discover.models import ScanResult
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -34,6 +38,24 @@ def parse_size(text: str) -> int:
     return int(number * factor)
 
 
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    """What to scan and how: shared by ``scan`` and ``baseline create``."""
+    parser.add_argument("paths", nargs="*", default=["."], help="files or directories (default: .)")
+    parser.add_argument("-e", "--exclude", action="append", default=[], metavar="PATTERN",
+                        help="gitignore-style pattern to skip (repeatable)")
+    parser.add_argument("--no-ignore-files", action="store_true",
+                        help="do not honour .gitignore / .vaultshiftignore files")
+    parser.add_argument("--max-file-size", type=parse_size, default=parse_size("5M"), metavar="SIZE",
+                        help="skip (and report) files larger than this (default 5M)")
+    parser.add_argument("--min-confidence", default="low", choices=("low", "medium", "high"),
+                        help="report only findings at least this sure (default low)")
+    parser.add_argument("--uuids", action="store_true",
+                        help="also report every UUID (low confidence): some providers issue UUID-shaped keys")
+    parser.add_argument("--fingerprint-key-file", metavar="FILE",
+                        help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
+    parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+
 def _add_scan(sub: argparse._SubParsersAction) -> None:
     scan = sub.add_parser(
         "scan",
@@ -41,48 +63,43 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         description="Find plaintext credentials in files and trees. Values are never printed: findings carry "
                     "a keyed fingerprint and a redacted hint.",
     )
-    scan.add_argument("paths", nargs="*", default=["."], help="files or directories (default: .)")
+    _add_source_options(scan)
     scan.add_argument("-f", "--format", choices=("table", "json", "sarif"), default="table")
     scan.add_argument("-o", "--output", help="write the report to this file instead of standard output")
-    scan.add_argument("-e", "--exclude", action="append", default=[], metavar="PATTERN",
-                      help="gitignore-style pattern to skip (repeatable)")
-    scan.add_argument("--no-ignore-files", action="store_true",
-                      help="do not honour .gitignore / .vaultshiftignore files")
-    scan.add_argument("--max-file-size", type=parse_size, default=parse_size("5M"), metavar="SIZE",
-                      help="skip (and report) files larger than this (default 5M)")
-    scan.add_argument("--min-confidence", default="low", choices=("low", "medium", "high"),
-                      help="report only findings at least this sure (default low)")
-    scan.add_argument("--uuids", action="store_true",
-                      help="also report every UUID (low confidence): some providers issue UUID-shaped keys")
     scan.add_argument("--baseline", metavar="FILE", help="accepted fingerprints (vaultshift baseline JSON)")
-    scan.add_argument("--fingerprint-key-file", metavar="FILE",
-                      help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
-    scan.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     scan.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     scan.set_defaults(handler=run_scan)
 
 
-def run_scan(args: argparse.Namespace) -> int:
-    from migrator.discover import baseline as baseline_file
+def _add_baseline(sub: argparse._SubParsersAction) -> None:
+    baseline = sub.add_parser("baseline", help="accept the current findings as reviewed",
+                              description="Baselines hold fingerprints and logical locations, never values.")
+    actions = baseline.add_subparsers(dest="action", metavar="ACTION")
+    create = actions.add_parser(
+        "create",
+        help="write a baseline of every current finding",
+        description="Scan PATHs and write every finding's fingerprint, path, key path and rule to a "
+                    "sorted JSON baseline; `vaultshift scan --baseline FILE` then reports only new ones.",
+    )
+    _add_source_options(create)
+    create.add_argument("-o", "--output", default=".vaultshift-baseline.json",
+                        help="baseline file to write (default .vaultshift-baseline.json)")
+    create.set_defaults(handler=run_baseline_create)
+
+
+def _run_scanner(args: argparse.Namespace, accepted: frozenset[str] = frozenset()) -> ScanResult:
+    """Scan ``args.paths`` with the shared source options."""
     from migrator.discover.models import Confidence
     from migrator.discover.scanner import Scanner, ScanOptions
     from migrator.discover.walker import WalkOptions, walk
     from migrator.fingerprint import Fingerprinter, load_key
-    from migrator.report import json_report, sarif, table
     from migrator.report.progress import ProgressBar
 
-    if args.output:
-        target = Path(args.output)
-        if not target.parent.is_dir():
-            raise UsageError(f"{target}: cannot write report: no such directory {str(target.parent)!r}")
     for pattern in args.exclude:
         try:
             walk([], WalkOptions(exclude=(pattern,)))
         except ValueError:
             raise UsageError(f"--exclude {pattern!r}: not a valid gitignore-style pattern") from None
-    accepted: frozenset[str] = frozenset()
-    if args.baseline:
-        accepted = baseline_file.fingerprints(baseline_file.load(args.baseline))
     options = ScanOptions(
         walk=WalkOptions(
             exclude=tuple(args.exclude),
@@ -98,10 +115,26 @@ def run_scan(args: argparse.Namespace) -> int:
     if not args.no_progress and sys.stderr.isatty():
         progress = ProgressBar()
     try:
-        result = scanner.scan(args.paths, progress=progress)
+        return scanner.scan(args.paths, progress=progress)
     finally:
         if progress is not None:
             progress.close()
+
+
+def _check_output(path: str | None) -> None:
+    if path and not Path(path).parent.is_dir():
+        raise UsageError(f"{path}: cannot write report: no such directory {str(Path(path).parent)!r}")
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from migrator.discover import baseline as baseline_file
+    from migrator.report import json_report, sarif, table
+
+    _check_output(args.output)
+    accepted: frozenset[str] = frozenset()
+    if args.baseline:
+        accepted = baseline_file.fingerprints(baseline_file.load(args.baseline))
+    result = _run_scanner(args, accepted)
 
     if args.format == "json":
         report = json_report.render(result)
@@ -118,6 +151,25 @@ def run_scan(args: argparse.Namespace) -> int:
             print(table.summary(result), file=sys.stderr)
     else:
         sys.stdout.write(report)
+    return _exit_status(result)
+
+
+def run_baseline_create(args: argparse.Namespace) -> int:
+    from migrator.discover import baseline as baseline_file
+    from migrator.report import table
+
+    _check_output(args.output)
+    result = _run_scanner(args)
+    entries = baseline_file.entries_from_findings(result.findings)
+    baseline_file.save(args.output, entries)
+    for error in result.errors:
+        print(f"{error.severity}: {error.path}: {error.reason}", file=sys.stderr)
+    print(f"{len(entries)} accepted finding{'s' if len(entries) != 1 else ''} written to {args.output} "
+          f"({table.summary(result)})", file=sys.stderr)
+    return EXIT_ERROR if any(error.fatal for error in result.errors) else EXIT_CLEAN
+
+
+def _exit_status(result: ScanResult) -> int:
     if any(error.fatal for error in result.errors):
         return EXIT_ERROR
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
@@ -141,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vaultshift {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_scan(sub)
+    _add_baseline(sub)
     return parser
 
 

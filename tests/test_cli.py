@@ -273,3 +273,21 @@ def test_version(cli):
     proc = cli("--version")
     assert proc.returncode == 0
     assert proc.stdout.startswith("vaultshift ")
+
+
+def test_baseline_create_then_scan_reports_only_new_secrets(cli, tree, token, tmp_path):
+    first, second = token(20), token(20)
+    root = tree({"app.env": f"DB_PASSWORD={first}\n"})
+    baseline = tmp_path / "baseline.json"
+    created = cli("baseline", "create", "-o", str(baseline), str(root))
+    assert created.returncode == 0, created.stderr
+    assert created.stderr.startswith("1 accepted finding written to")
+    data = json.loads(baseline.read_text())
+    assert [(e["path"], e["key_path"], e["rule"]) for e in data["entries"]] == [
+        ("app.env", "DB_PASSWORD", "keyword-password")]
+    assert first not in baseline.read_text()
+    assert cli("scan", "--baseline", str(baseline), str(root)).returncode == 0
+    (root / "app.env").write_text(f"# moved down a line\nDB_PASSWORD={first}\nAPI_TOKEN={second}\n")
+    proc = cli("scan", "-f", "json", "--baseline", str(baseline), str(root))
+    assert proc.returncode == 1
+    assert [f["key_path"] for f in json.loads(proc.stdout)["findings"]] == ["API_TOKEN"]
