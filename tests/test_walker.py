@@ -88,7 +88,16 @@ def test_several_roots_are_walked_in_the_order_given(tmp_path: Path) -> None:
     make(tmp_path, "one/b.txt", "two/a.txt", "single.txt")
     files, errors = scan(tmp_path / "two", tmp_path / "single.txt", tmp_path / "one")
     assert errors == []
-    assert files == ["a.txt", str(tmp_path / "single.txt"), "b.txt"]
+    # With several roots, each tree's paths start with the root as given, so they stay distinct.
+    assert files == [f"{tmp_path}/two/a.txt", str(tmp_path / "single.txt"), f"{tmp_path}/one/b.txt"]
+
+
+def test_a_single_tree_gives_paths_relative_to_it_and_several_relative_roots_keep_their_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(tmp_path, "web/config.yml", "db/config.yml")
+    monkeypatch.chdir(tmp_path)
+    assert scan("web")[0] == ["config.yml"]
+    assert scan("./web", "db/")[0] == ["web/config.yml", "db/config.yml"]
 
 
 def test_lists_a_thousand_files_quickly(tmp_path: Path) -> None:
@@ -198,7 +207,7 @@ def test_exclude_patterns_apply_relative_to_each_root(tmp_path: Path) -> None:
     make(tmp_path, "r2/top.txt", "r2/docs/guide.md", "r2/src/vendor/x.py", "r2/src/main.py")
     files, errors = scan(tmp_path / "r1", tmp_path / "r2", exclude=("/top.txt", "*.md", "vendor/"))
     assert errors == []
-    assert files == ["app.py", "sub/top.txt", "src/main.py"]
+    assert files == [f"{tmp_path}/r1/app.py", f"{tmp_path}/r1/sub/top.txt", f"{tmp_path}/r2/src/main.py"]
 
 
 def test_exclude_applies_even_without_ignore_files_and_a_negated_exclude_wins(tmp_path: Path) -> None:
@@ -276,7 +285,7 @@ def test_a_missing_root_is_an_error_and_the_walk_goes_on(tmp_path: Path) -> None
     make(tmp_path, "there/a.txt")
     files, errors = scan(tmp_path / "missing", tmp_path / "there")
     assert errors == [(str(tmp_path / "missing"), "no such file or directory")]
-    assert files == ["a.txt"]
+    assert files == [f"{tmp_path}/there/a.txt"]
 
 
 # -- symlinks ---------------------------------------------------------------------------------
@@ -527,5 +536,5 @@ def test_an_unreadable_root_as_an_unprivileged_user(public_dir: Path) -> None:
 
     assert run_as_nobody(run) == [
         ["ScanError", str(public_dir / "root"), "permission denied"],
-        ["SourceFile", "b.txt"],
+        ["SourceFile", f"{public_dir}/other/b.txt"],
     ]

@@ -455,4 +455,17 @@ def _walk_all(
 ) -> Iterator[SourceFile | ScanError]:
     spec_cache: dict[DirId, _Patterns | None] = {}
     for root in roots:
-        yield from _walk_root(root, options, exclude, spec_cache)
+        if len(roots) == 1 or not os.path.isdir(root):
+            yield from _walk_root(root, options, exclude, spec_cache)
+            continue
+        # Several trees: paths stay relative, but start with the root as given, so that two
+        # trees' config.yml are told apart ("web/config.yml", "db/config.yml").
+        given = os.fspath(root).replace(os.sep, "/").rstrip("/")
+        prefix = "" if given in ("", ".") else given.removeprefix("./") + "/"
+        for item in _walk_root(root, options, exclude, spec_cache):
+            if isinstance(item, SourceFile):
+                yield SourceFile(item.path, prefix + item.display, item.size)
+            elif item.path != os.fspath(root).replace(os.sep, "/"):
+                yield ScanError(prefix + item.path, item.reason, item.fatal)
+            else:
+                yield item

@@ -64,8 +64,14 @@ def _decoded_base64(value: str) -> str | None:
     return decoded if decoded.isprintable() else None
 
 
+# Leetspeak spellings of placeholder words: s3cret, P@ssw0rd, ch4ngeme.
+_LEET = str.maketrans("430@$5170!", "aeoassitoi")
+
+
 def is_placeholder(value: str, key: str = "") -> bool:
     stripped = value.strip().strip("\"'`")
+    if not stripped.isalpha() and stripped.lower().translate(_LEET).strip("!.?*#-_") in _WORDS:
+        return True
     decoded = _decoded_base64(stripped)
     if decoded is not None and decoded != stripped and _is_placeholder(decoded.split(":")[-1], key):
         return True
