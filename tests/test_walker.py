@@ -538,3 +538,17 @@ def test_an_unreadable_root_as_an_unprivileged_user(public_dir: Path) -> None:
         ["ScanError", str(public_dir / "root"), "permission denied"],
         ["SourceFile", f"{public_dir}/other/b.txt"],
     ]
+
+
+def test_ignore_files_above_the_root_apply_inside_a_git_repository(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make(repo, "app/config.yml", "app/build/out.yml", "app/debug.log", "app/sub/keep.log")
+    (repo / ".git").mkdir()
+    (repo / ".gitignore").write_text("*.log\n!keep.log\napp/build/\n")
+    assert scan(repo / "app")[0] == ["config.yml", "sub/keep.log"]
+
+
+def test_ignore_files_above_the_root_do_not_apply_outside_a_repository(tmp_path: Path) -> None:
+    make(tmp_path, "app/config.yml", "app/debug.log")
+    (tmp_path / ".gitignore").write_text("*.log\n")
+    assert scan(tmp_path / "app")[0] == ["config.yml", "debug.log"]

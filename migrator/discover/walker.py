@@ -155,8 +155,48 @@ class _Patterns:
         return self._spec.check_file(path).include
 
 
+class _FromAncestor:
+    """The patterns of an ignore file above the scanned root (in the same git repository): a
+    path below the root is matched as ``<root relative to that directory>/<path>``."""
+
+    __slots__ = ("_patterns", "_up")
+
+    def __init__(self, patterns: _Patterns, up: str) -> None:
+        self._patterns, self._up = patterns, up
+
+    def verdict(self, path: str) -> bool | None:
+        return self._patterns.verdict(f"{self._up}/{path}")
+
+
 # (patterns, display path of the directory holding the ignore file), shallowest first
-Rules = tuple[tuple[_Patterns, str], ...]
+Rules = tuple[tuple[_Patterns | _FromAncestor, str], ...]
+
+
+def _ancestor_rules(real_root: str, options: WalkOptions) -> Rules:
+    """Ignore files between the enclosing git repository's top and the root, as git applies
+    them when a sub-directory of a repository is scanned. None outside a repository."""
+    chain: list[str] = []
+    current = real_root
+    while True:
+        parent = os.path.dirname(current)
+        if parent == current:
+            return ()  # reached the file-system root without finding a repository
+        if os.path.exists(os.path.join(current, ".git")):
+            break
+        chain.append(parent)
+        current = parent
+    rules: list[tuple[_Patterns | _FromAncestor, str]] = []
+    for directory in reversed(chain):  # shallowest first
+        lines: list[str] = []
+        for name in options.ignore_file_names:
+            path = os.path.join(directory, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                lines.extend(_read_ignore_file(path))
+        spec = _compile(_valid_lines(tuple(lines))) if lines else None
+        if spec is not None:
+            up = os.path.relpath(real_root, directory).replace(os.sep, "/")
+            rules.append((_FromAncestor(spec, up), ""))
+    return tuple(rules)
 
 
 @lru_cache(maxsize=512)
@@ -262,7 +302,8 @@ class _RootWalk:
         self.deferred: deque[_Dir] = deque()
 
     def run(self, ident: DirId) -> Iterator[SourceFile | ScanError]:
-        self.deferred.append(_Dir(self.real_root, "", (), frozenset(), ident))
+        inherited = _ancestor_rules(self.real_root, self.options) if self.options.use_ignore_files else ()
+        self.deferred.append(_Dir(self.real_root, "", inherited, frozenset(), ident))
         while self.deferred:
             pending = self.deferred.popleft()
             if pending.ident in self.visited:
