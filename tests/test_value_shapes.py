@@ -81,3 +81,22 @@ def test_jasypt_and_sops_values_are_references(scan, token):
     files = {"application.yml": f"spring:\n  datasource:\n    password: ENC({token(32)})\n",
              "secrets.yaml": f"db:\n  password: ENC[AES256_GCM,data:{token(20)},type:str]\n"}
     assert scan(files).findings == []
+
+
+def test_api_model_vocabulary_is_not_reported(scan, token):
+    """Shapes from AWS API models and CloudFormation schemas: pagination and idempotency tokens,
+    type names used as keys, IAM condition keys and single words under token names."""
+    files = {
+        "paginators.json": '{"pagination": {"ListUsers": {"input_token": "Marker", "output_token": "Marker"}}}',
+        "examples.json": '{"input": {"ClientRequestToken": "' + token(24) + '", "NextToken": "' + token(32) + '"}}',
+        "schemas.json": '{"AWS::SecretsManager::Secret": "c85175a4ebcce361", '
+                        '"AWS::KMS::ReplicaKey": "903f43e74c8d8853"}',
+        "policies.json": '{"conditionKeys": ["ec2:Attribute", "ec2:KmsKeyId", "ec2:Phase1IntegrityAlgorithms"]}',
+    }
+    assert scan(files).findings == []
+
+
+def test_the_same_places_with_credentials_are_still_reported(scan, token):
+    secret = token(24)
+    files = {"vault-response.json": '{"auth": {"client_token": "' + secret + '", "accessor": "x"}}'}
+    assert [f.key_path for f in scan(files).findings] == ["auth.client_token"]

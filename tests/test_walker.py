@@ -552,3 +552,11 @@ def test_ignore_files_above_the_root_do_not_apply_outside_a_repository(tmp_path:
     make(tmp_path, "app/config.yml", "app/debug.log")
     (tmp_path / ".gitignore").write_text("*.log\n")
     assert scan(tmp_path / "app")[0] == ["config.yml", "debug.log"]
+
+
+def test_a_root_that_an_ignore_file_above_it_ignores_is_scanned_when_named(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make(repo, "versions/3.11/site/config.yml", "versions/3.11/site/debug.log")
+    (repo / ".git").mkdir()
+    (repo / ".gitignore").write_text("/versions/\n*.log\n")
+    assert scan(repo / "versions" / "3.11")[0] == ["site/config.yml", "site/debug.log"]

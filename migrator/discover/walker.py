@@ -195,6 +195,11 @@ def _ancestor_rules(real_root: str, options: WalkOptions) -> Rules:
         spec = _compile(_valid_lines(tuple(lines))) if lines else None
         if spec is not None:
             up = os.path.relpath(real_root, directory).replace(os.sep, "/")
+            parts = up.split("/")
+            # The root named on the command line, or a directory above it, is itself ignored:
+            # the user asked for that tree explicitly, so the ignore files above it do not apply.
+            if any(spec.verdict("/".join(parts[:i]) + "/") for i in range(1, len(parts) + 1)):
+                return ()
             rules.append((_FromAncestor(spec, up), ""))
     return tuple(rules)
 

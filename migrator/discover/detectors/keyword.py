@@ -24,6 +24,11 @@ _PASSWORD_WORDS = {"password", "passwd", "passwort", "pwd", "pass", "passphrase"
                    "pword", "pswd", "mdp", "contrasena", "senha", "parola", "wachtwoord", "haslo"}
 _SECRET_WORDS = {"secret", "secrets"}
 _TOKEN_WORDS = {"token", "tokens", "apitoken", "accesstoken", "authtoken", "bearer"}
+# Tokens that carry no authority: pagination cursors, idempotency and change tokens
+# (NextToken, ClientRequestToken, ChangeToken, LifecycleActionToken, input_token).
+_BOOKKEEPING_TOKENS = {"next", "continuation", "pagination", "page", "paging", "cursor", "change", "request",
+                       "idempotency", "sync", "lifecycle", "action", "resume", "input", "output", "marker",
+                       "cancel", "cancellation", "continue", "start", "end", "last", "previous", "prev"}
 _CREDENTIAL_WORDS = {"credential", "credentials", "creds", "cred"}
 _KEY_QUALIFIERS = {"api", "access", "secret", "private", "signing", "sign", "encryption", "encrypt", "crypt",
                    "master", "app", "application", "auth", "client", "consumer", "license", "licence",
@@ -117,8 +122,8 @@ def split_key(key: str) -> tuple[str, ...]:
 def classify_key(key: str) -> str | None:
     """What kind of credential a key names ('password', 'secret', 'token', 'api_key',
     'credential', 'auth', 'key'), or None when it names none or only describes one."""
-    if key.count(" ") >= 2:
-        return None  # a sentence used as a key (translation catalogues)
+    if key.count(" ") >= 2 or "::" in key:
+        return None  # a sentence used as a key (translation catalogues), or a type name (AWS::KMS::Key)
     words = split_key(key)
     if not words or len(words) > 12:
         return None
@@ -136,7 +141,8 @@ def classify_key(key: str) -> str | None:
         elif word in _SECRET_WORDS:
             kinds.append("secret")
         elif word in _TOKEN_WORDS:
-            kinds.append("token")
+            if i == 0 or words[i - 1] not in _BOOKKEEPING_TOKENS:
+                kinds.append("token")
         elif word in _CREDENTIAL_WORDS:
             kinds.append("credential")
         elif (word in ("key", "keys") and i > 0 and words[i - 1] in _KEY_QUALIFIERS) or word in _FUSED_KEYS:
@@ -192,8 +198,9 @@ def judge_value(kind: str, value: str) -> Confidence | None:
     # generated-looking value with letters and digits qualifies.
     if " " in value or length < 12 or not random or shannon_entropy(value) < 3.0:
         return None
-    if not any(c.isdigit() for c in value) or not any(c.isalpha() for c in value):
-        return None
+    digits = sum(c.isdigit() for c in value)
+    if digits < 2 or not any(c.isalpha() for c in value) or ":" in value:
+        return None  # "ec2:Attribute", "etcd_endpoints": names, not keys
     return Confidence.MEDIUM
 
 

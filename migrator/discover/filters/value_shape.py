@@ -42,9 +42,9 @@ _SELECTOR = re.compile(r"^\$?\.[\w\-\"\\.]*\[[\w\-\"\\.\[\]*]*$|^\$\.[\w.\-\[\]*
 _REGEX = re.compile(r"\(\?[:=!<]|\[\^|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\\[dwsbDWS]|\{\d+,\d*\}|\.\*|\.\+|\][+*?]|\$$")
 # Letters with separators and at most two digits in a row (tier3_alloc_rate, ipv4PrefixLength);
 # a single character class, so no input can make the match backtrack.
-_WORDISH = re.compile(r"[#@:]?[A-Za-z][A-Za-z0-9\-_. ]*:?")
+_WORDISH = re.compile(r"[#@:]?[A-Za-z][A-Za-z0-9\-_. :/]*")
 _DIGIT_RUN = re.compile(r"[0-9]{3}")
-_HUMPS = re.compile(r"[-_. ]+|(?<=[a-z0-9])(?=[A-Z])")
+_HUMPS = re.compile(r"[-_. :/]+|(?<=[a-z0-9])(?=[A-Z])")
 _HEX_NUMBER = re.compile(r"^0x[0-9a-fA-F]{1,16}$")
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _TYPE_NAMES = frozenset({"str", "string", "int", "integer", "bool", "boolean", "bytes", "float", "double", "number",
@@ -104,6 +104,10 @@ class ValueShape(Filter):
         if _WORDISH.fullmatch(value) is None or _DIGIT_RUN.search(value) or not wordlike(value):
             return False
         # In source code a bare word ("keyword", "#pop", "with") is an identifier or an enum; in
-        # any file, words joined into an identifier ("docker_username", "spring-boot-demo")
-        # name something rather than protect it.
-        return reader_for(doc).code or len(_HUMPS.split(value)) >= 2
+        # any file, words joined into an identifier ("docker_username", "ec2:Attribute") name
+        # something rather than protect it, and so does a single word under a token, key or
+        # secret name ("input_token": "Marker"). A single word stays a candidate only as a
+        # password, where people do type words.
+        if reader_for(doc).code or len(_HUMPS.split(value)) >= 2:
+            return True
+        return candidate.kind != "password"
