@@ -79,7 +79,8 @@ _DESCRIPTIVE = {
     "width", "height", "sample", "example", "examples", "demo", "doc", "docs", "documentation", "comment",
     "note", "notes", "todo", "pub", "public", "publishable", "cert", "certificate", "crt", "pem", "der",
     "keystore", "truststore", "jks", "p12", "pfx", "alias", "formatter", "lexer", "factory", "builder",
-    "renderer", "variants", "management", "mgmt", "exchange", "wrap", "wrapping", "pat", "re", "rx", "regexes",
+    "renderer", "variants", "management", "mgmt", "mechanism", "mechanisms", "exchange", "wrap", "wrapping",
+    "pat", "re", "rx", "regexes",
     "patterns", "counter", "kind_name", "styles",
 }
 # Words anywhere in a key that mean it is not a secret at all.
