@@ -145,42 +145,27 @@ def _vaultshift_version() -> str:
     return f"{version}+g{rev.stdout.strip()}" + (".dirty" if dirty else "")
 
 
+def _vaultshift_tool(name: str, exe: Path, output: Path, *extra: str) -> Tool:
+    return Tool(
+        name=name,
+        version=_vaultshift_version(),
+        argv=[str(exe), "scan", ".", "--format", "json", "--output", str(output), "--no-progress", *extra],
+        output=output,
+        stdout_is_output=False,
+        ok_codes=frozenset({0, 1}),
+        report_shape='isinstance(d, dict) and isinstance(d.get("findings"), list)',
+        parallelism="as built (see cpu/wall)",
+        exit_note="0 no findings, 1 findings, 2 error",
+    )
+
+
 def make_tools(names: list[str], results: Path, vaultshift_exe: Path, peer_bin: Path) -> list[Tool]:
     ncpu = os.cpu_count() or 1
     peer_versions = installed_versions(peer_bin.parent) if any(n in PEERS for n in names) else {}
     tools: dict[str, Tool] = {
-        "vaultshift": Tool(
-            name="vaultshift",
-            version=_vaultshift_version(),
-            argv=[
-                str(vaultshift_exe),
-                "scan",
-                ".",
-                "--format",
-                "json",
-                "--output",
-                str(results / "vaultshift.json"),
-                "--no-progress",
-            ],
-            output=results / "vaultshift.json",
-            stdout_is_output=False,
-            ok_codes=frozenset({0, 1}),
-            report_shape='isinstance(d, dict) and isinstance(d.get("findings"), list)',
-            parallelism="as built (see cpu/wall)",
-            exit_note="0 no findings, 1 findings, 2 error",
-        ),
-        "vaultshift --uuids": Tool(
-            name="vaultshift --uuids",
-            version=_vaultshift_version(),
-            argv=[str(vaultshift_exe), "scan", ".", "--format", "json", "--output",
-                  str(results / "vaultshift-uuids.json"), "--no-progress", "--uuids"],
-            output=results / "vaultshift-uuids.json",
-            stdout_is_output=False,
-            ok_codes=frozenset({0, 1}),
-            report_shape='isinstance(d, dict) and isinstance(d.get("findings"), list)',
-            parallelism="as built (see cpu/wall)",
-            exit_note="0 no findings, 1 findings, 2 error",
-        ),
+        "vaultshift": _vaultshift_tool("vaultshift", vaultshift_exe, results / "vaultshift.json"),
+        "vaultshift --uuids": _vaultshift_tool("vaultshift --uuids", vaultshift_exe, results / "vaultshift-uuids.json",
+                                               "--uuids"),
         "detect-secrets": Tool(
             name="detect-secrets",
             version=peer_versions.get("detect-secrets") or "?",

@@ -376,14 +376,15 @@ class _RootWalk:
                 continue
             if is_link:
                 yield from self._symlink(frame, entry, display)
-            elif is_dir:
-                if (frame.rules or exclude is not None) and _ignored(display, True, frame.rules, exclude):
-                    continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError as exc:
-                    yield ScanError(display, os_error_reason(exc))
-                    continue
+                continue
+            if (frame.rules or exclude is not None) and _ignored(display, is_dir, frame.rules, exclude):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield ScanError(display, os_error_reason(exc))
+                continue
+            if is_dir:
                 ident = (st.st_dev, st.st_ino)
                 if ident in self.visited:
                     continue
@@ -395,13 +396,6 @@ class _RootWalk:
                 if child is not None:
                     stack.append(child)
             else:
-                if (frame.rules or exclude is not None) and _ignored(display, False, frame.rules, exclude):
-                    continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError as exc:
-                    yield ScanError(display, os_error_reason(exc))
-                    continue
                 yield _classify(_child_path(frame.path, name), display, st, self.options)
 
     def _symlink(self, frame: _Frame, entry: os.DirEntry[str], display: str) -> Iterator[SourceFile | ScanError]:
