@@ -317,6 +317,14 @@ def vaultshift_unavailable(exe: Path, cwd: Path) -> str | None:
     return None
 
 
+def _compile_package() -> None:
+    import migrator
+
+    package = Path(migrator.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=False,
+                   stdout=subprocess.DEVNULL)
+
+
 def run_tools(tools: list[Tool], cwd: Path, check_python: str, repeat: int, warmup: bool) -> list[ToolResult]:
     out = {t.name: ToolResult(t.name, t.version, t.argv, t.parallelism) for t in tools}
     live: list[Tool] = []
@@ -324,7 +332,11 @@ def run_tools(tools: list[Tool], cwd: Path, check_python: str, repeat: int, warm
         if tool.name.startswith("vaultshift"):
             reason = vaultshift_unavailable(Path(tool.argv[0]), cwd)
             if reason is None and warmup:
-                # Untimed: compiles vaultshift's .pyc files (the peers' were compiled by pip).
+                # Untimed. The peers' .pyc files were written by pip at install time; an editable
+                # install gets none, and with PYTHONDONTWRITEBYTECODE set (as on these machines)
+                # imports never write them, so compile vaultshift's explicitly, as a regular
+                # install would have, then run once.
+                _compile_package()
                 _, reason = run_once(tool, cwd, check_python)
                 reason = f"warm-up run failed: {reason}" if reason else None
             if reason:
