@@ -5,10 +5,16 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import ClassVar
 
 from migrator.discover.document import Document
 from migrator.discover.models import Entry
+
+
+@lru_cache(maxsize=128)
+def _patterns_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or r"(?!)")
 
 
 class ReaderError(ValueError):
@@ -40,11 +46,7 @@ class Reader:
     @classmethod
     def claims_name(cls, base: str) -> bool:
         """Whether the lower-cased base name matches one of ``patterns`` (compiled once)."""
-        regex = cls.__dict__.get("_patterns_regex")
-        if regex is None:
-            regex = re.compile("|".join(fnmatch.translate(p) for p in cls.patterns) or r"(?!)")
-            cls._patterns_regex = regex
-        return regex.match(base) is not None
+        return _patterns_regex(cls.patterns).match(base) is not None
 
     def read(self, doc: Document) -> Iterator[Entry]:
         raise NotImplementedError

@@ -150,18 +150,14 @@ def _collect(node: object, path: str, wanted: Callable[[str, str], bool], found:
     while stack:
         node, path = stack.pop()
         if isinstance(node, dict):
-            children = []
+            children: list[tuple[object, str]] = []
             for key, value in node.items():
                 if isinstance(value, str):
                     if wanted(key, value):
-                        children.append((value, join(path, key), key))
+                        children.append((_Member(key, value), join(path, key)))
                 elif isinstance(value, dict | list):
-                    children.append((value, join(path, key), None))
-            for value, child_path, key in reversed(children):
-                if key is None:
-                    stack.append((value, child_path))
-                else:
-                    stack.append((_Member(key, value), child_path))
+                    children.append((value, join(path, key)))
+            stack.extend(reversed(children))
         elif isinstance(node, list):
             list_key = path.rpartition(".")[2].split("[", 1)[0]
             for index in range(len(node) - 1, -1, -1):

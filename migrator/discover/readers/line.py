@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 from migrator.discover.document import Document
 from migrator.discover.models import Entry
@@ -148,7 +149,7 @@ def quoted_keyword_entries(doc: Document) -> Iterator[Entry]:
 
 class LineReader(Reader):
     name = "line"
-    patterns = ("*",)
+    patterns: ClassVar[tuple[str, ...]] = ("*",)
     priority = -100
 
     def read(self, doc: Document) -> Iterator[Entry]:

@@ -22,7 +22,7 @@ _TAGS = {yaml.ScalarNode: "tag:yaml.org,2002:str", yaml.SequenceNode: "tag:yaml.
          yaml.MappingNode: "tag:yaml.org,2002:map"}
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """Composes nodes without resolving implicit tags: the scan needs text and marks, not
     types, and the resolver's regular expressions cost more than the parse itself."""
 
