@@ -81,7 +81,7 @@ class Candidate:
     key: str
     confidence: Confidence
     detector: str
-    context: str = ""  # the text of the value's first line, for filters that read around it
+    in_code: bool = False  # the file is program source (its reader says so)
 
 
 @dataclass(frozen=True, slots=True)

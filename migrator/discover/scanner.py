@@ -80,7 +80,7 @@ class Scanner:
         for detector in self.entry_detectors:
             hits.extend((hit, detector.name) for hit in detector.scan(judged, doc))
 
-        for candidate in _candidates(doc, _dedupe(hits), entries):
+        for candidate in _candidates(doc, _dedupe(hits), entries, reader.code):
             result.candidates += 1
             if candidate.confidence < self.options.min_confidence:
                 result.dropped["min-confidence"] = result.dropped.get("min-confidence", 0) + 1
@@ -259,7 +259,8 @@ def _containing_entry(entries: list[Entry], starts: list[int], start: int, end: 
     return None
 
 
-def _candidates(doc: Document, hits: list[tuple[Hit, str]], entries: list[Entry]) -> Iterable[Candidate]:
+def _candidates(doc: Document, hits: list[tuple[Hit, str]], entries: list[Entry],
+                in_code: bool) -> Iterable[Candidate]:
     starts = [e.start for e in entries]
     text = doc.text
     for hit, detector in hits:
@@ -281,4 +282,5 @@ def _candidates(doc: Document, hits: list[tuple[Hit, str]], entries: list[Entry]
             key=key,
             confidence=hit.confidence,
             detector=detector,
+            in_code=in_code,
         )

@@ -13,7 +13,6 @@ from migrator.discover.detectors.keyword import classify_key
 from migrator.discover.document import Document
 from migrator.discover.filters.base import Filter
 from migrator.discover.models import Candidate
-from migrator.discover.readers import reader_for
 
 _PATH = re.compile(
     r"^(?:~?/|\./|\.\./|[A-Za-z]:[\\/]|\\\\|%[A-Z_]+%[\\/]|\$HOME/|file:)"  # absolute or relative paths
@@ -108,6 +107,6 @@ class ValueShape(Filter):
         # something rather than protect it, and so does a single word under a token, key or
         # secret name ("input_token": "Marker"). A single word stays a candidate only as a
         # password, where people do type words.
-        if reader_for(doc).code or len(_HUMPS.split(value)) >= 2:
+        if candidate.in_code or len(_HUMPS.split(value)) >= 2:
             return True
         return candidate.kind != "password"
