@@ -43,3 +43,12 @@ def test_pathological_content_scans_without_backtracking(tmp_path: Path, name: s
                           timeout=20, env=cli_env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "1"
+
+
+def test_deep_nesting_is_refused_quickly_and_the_file_is_still_read_line_by_line(scan, token):
+    secret = token(20)
+    body = "[" * 20_000 + "\n" + f'{{"db_password": "{secret}"}}\n'
+    result = scan({"deep.json": body})
+    assert [e.reason for e in result.errors] == [
+        "malformed JSON at line 1: nested deeper than 256 levels; scanned line by line"]
+    assert [f.key_path for f in result.findings] == ["db_password"]

@@ -30,6 +30,8 @@ _TOKEN = re.compile(
     r"|(?P<junk>.))",  # anything else: not JSON (caught at once, so a scan never re-reads a long run)
     re.DOTALL,
 )
+# Deeper nesting is no configuration anyone writes; key paths that long would cost quadratic time.
+MAX_DEPTH = 256
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
@@ -67,6 +69,9 @@ class JsonReader(Reader):
                 if opener is not None:  # "key": { or "key": [
                     name = _decode(first)
                     stack.append((in_object, path, key, index))
+                    if len(stack) > MAX_DEPTH:
+                        raise ReaderError(f"malformed JSON at line {doc.line_of(match.start())}: nested deeper "
+                                          f"than {MAX_DEPTH} levels")
                     in_object, path, key, index = opener == "{", join(path, name), name, 0
                     pending = None
                     continue
@@ -90,6 +95,9 @@ class JsonReader(Reader):
                 else:
                     child, child_key = (join(path, f"[{index}]") if stack else path), key
                 stack.append((in_object, path, key, index))
+                if len(stack) > MAX_DEPTH:
+                    raise ReaderError(f"malformed JSON at line {doc.line_of(match.start())}: nested deeper than "
+                                      f"{MAX_DEPTH} levels")
                 in_object, path, key, index = opener == "{", child, child_key, 0
                 pending = None
                 continue
