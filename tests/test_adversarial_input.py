@@ -52,3 +52,23 @@ def test_deep_nesting_is_refused_quickly_and_the_file_is_still_read_line_by_line
     assert [e.reason for e in result.errors] == [
         "malformed JSON at line 1: nested deeper than 256 levels; scanned line by line"]
     assert [f.key_path for f in result.findings] == ["db_password"]
+
+
+@pytest.mark.parametrize("name", ["deep.yml", "deep.tf", "deep.php", "deep.toml", "deep.py"])
+def test_forty_thousand_open_brackets_neither_crash_nor_stall_a_reader(tmp_path: Path, name: str, cli_env):
+    """libyaml recursed in C until the process died (a segmentation fault) at this depth; the
+    HCL and PHP readers built ever longer key paths (seconds, quadratically)."""
+    prefix = "<?php $a = " if name.endswith(".php") else ("a = " if name.endswith((".tf", ".toml", ".py")) else "")
+    (tmp_path / name).write_text(prefix + "[" * 40_000 + "\n")
+    script = (
+        "import sys\n"
+        "from migrator.discover import Scanner\n"
+        "from migrator.fingerprint import Fingerprinter\n"
+        "result = Scanner(Fingerprinter(bytes(32))).scan([sys.argv[1]])\n"
+        "print(result.stats.files_scanned, len(result.errors))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          timeout=20, env=cli_env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scanned, notes = proc.stdout.split()
+    assert scanned == "1" and notes in ("0", "1")  # scanned (a reader that refuses the depth leaves a note)

@@ -37,6 +37,8 @@ _INDENT = re.compile(r"^[ \t]*", re.MULTILINE)
 
 _BODY, _LIST, _CALL, _INDEX = 0, 1, 2, 3
 
+_MAX_DEPTH = 256
+
 
 def _decode(raw: str) -> str:
     if "\\" not in raw:
@@ -87,6 +89,9 @@ class HclReader(Reader):
         for match in _TOKEN.finditer(text):
             kind = match.lastgroup
             top = stack[-1]
+            if len(stack) > _MAX_DEPTH:  # key paths that long would cost quadratic time
+                raise ReaderError(f"malformed HCL at line {doc.line_of(match.start())}: nested deeper than "
+                                  f"{_MAX_DEPTH} levels")
             indexing = match.start() == operand_end
             if kind == "punct":
                 char = match.group("punct")[0]

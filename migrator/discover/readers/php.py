@@ -43,6 +43,7 @@ _KEYWORDS = frozenset({"return", "yield", "echo", "print", "case", "else", "thro
                        "in", "from", "fn", "match", "default"})
 
 _ARRAY, _CALL, _INDEX = 0, 1, 2
+_MAX_DEPTH = 256
 
 
 def _dq_decode(raw: str) -> str:
@@ -105,6 +106,9 @@ class PhpReader(Reader):
             if kind is None or kind == "html":
                 continue
             top = frames[-1] if frames else None
+            if len(frames) > _MAX_DEPTH:  # key paths that long would cost quadratic time
+                raise ReaderError(f"malformed PHP at line {doc.line_of(match.start())}: nested deeper than "
+                                  f"{_MAX_DEPTH} levels")
             after_operand, indexable = indexable, False
             ident, last_ident = last_ident, ""
             if kind == "key" or kind == "pair":

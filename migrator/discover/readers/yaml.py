@@ -30,6 +30,23 @@ class _Loader(_BaseLoader):
         return _TAGS[kind]
 
 
+MAX_FLOW_DEPTH = 256
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def flow_depth(text: str) -> int:
+    """The deepest nesting of brackets in ``text`` (quotes ignored: an upper bound, cheaply)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif depth:
+            depth -= 1
+    return deepest
+
+
 _QUOTED = re.compile(r"'[^']{2,}'|\"[^\"]{2,}\"")  # a quoted character (':') is syntax; longer quotes go
 
 
@@ -61,6 +78,11 @@ class YamlReader(Reader):
         return list(self._read(doc, wanted))
 
     def _read(self, doc: Document, wanted: Callable[[str, str], bool] | None) -> Iterator[Entry]:
+        depth = flow_depth(doc.text)
+        if depth > MAX_FLOW_DEPTH:
+            # libyaml recurses once per level in C: tens of thousands of "[" overflow its stack
+            # and kill the process. No configuration nests like that.
+            raise ReaderError(f"malformed YAML: flow collections nested deeper than {MAX_FLOW_DEPTH} levels")
         seen: set[int] = set()
         try:
             for root in yaml.compose_all(doc.text, Loader=_Loader):
