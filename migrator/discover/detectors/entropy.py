@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 
@@ -57,10 +58,16 @@ ak pu ui rg ib tl ny ki rk ys ob mm fu ph og ms ye ud mb ip ub oi rl gu dr hr cc
 _COMMON_BIGRAMS = frozenset(_BIGRAM_TABLE.split())
 
 
+# Words inside a value: "Prefix" and "Length" in ipv4PrefixLength, "MONGODB"; case changes
+# elsewhere ("FUPHn") split generated strings into short pieces.
+_HUMP = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
 def _letter_pairs(value: str) -> tuple[int, int]:
-    """(common pairs, all pairs) of adjacent letters within runs of letters."""
+    """(common pairs, all pairs) of adjacent letters within the words (camel humps) of a value."""
     common = total = 0
-    for run in "".join(c if c.isalpha() else " " for c in value.lower()).split():
+    for hump in _HUMP.findall(value):
+        run = hump.lower()
         for i in range(len(run) - 1):
             total += 1
             common += run[i:i + 2] in _COMMON_BIGRAMS
