@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migrator import __version__
+from migrator.discover.walker import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
     from migrator.discover.models import ScanResult
@@ -45,8 +46,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                         help="gitignore-style pattern to skip (repeatable)")
     parser.add_argument("--no-ignore-files", action="store_true",
                         help="do not honour .gitignore / .vaultshiftignore files")
-    parser.add_argument("--max-file-size", type=parse_size, default=parse_size("5M"), metavar="SIZE",
-                        help="skip (and report) files larger than this (default 5M)")
+    parser.add_argument("--max-file-size", type=parse_size, default=DEFAULT_MAX_FILE_SIZE, metavar="SIZE",
+                        help="skip (and report) files larger than this (default 20M)")
     parser.add_argument("--min-confidence", default="low", choices=("low", "medium", "high"),
                         help="report only findings at least this sure (default low)")
     parser.add_argument("--uuids", action="store_true",

@@ -291,3 +291,4 @@ def test_baseline_create_then_scan_reports_only_new_secrets(cli, tree, token, tm
     proc = cli("scan", "-f", "json", "--baseline", str(baseline), str(root))
     assert proc.returncode == 1
     assert [f["key_path"] for f in json.loads(proc.stdout)["findings"]] == ["API_TOKEN"]
+

@@ -17,7 +17,7 @@ from migrator.discover.loader import load
 from migrator.discover.models import ScanError
 from migrator.discover.walker import SourceFile, WalkOptions, _compile, walk
 
-TOO_LARGE_5MIB = "larger than the 5 MiB cap; skipped (raise it with --max-file-size)"
+TOO_LARGE_20MIB = "larger than the 20 MiB cap; skipped (raise it with --max-file-size)"
 OUTSIDE = "symlink to a path outside the scanned root; not followed"
 LOOP = "symlink loop; not followed"
 
@@ -463,7 +463,7 @@ def test_a_character_device_is_reported(tmp_path: Path) -> None:
 
 
 def test_files_over_the_default_cap_are_reported(tmp_path: Path) -> None:
-    cap = 5 * 1024 * 1024
+    cap = 20 * 1024 * 1024
     with open(tmp_path / "at_cap.bin", "wb") as fh:
         fh.truncate(cap)  # sparse: cheap to create
     with open(tmp_path / "over_cap.bin", "wb") as fh:
@@ -471,7 +471,7 @@ def test_files_over_the_default_cap_are_reported(tmp_path: Path) -> None:
     items = list(walk([tmp_path]))
     assert [(i.display, i.size) for i in items if isinstance(i, SourceFile)] == [("at_cap.bin", cap)]
     assert [(i.path, i.reason, i.fatal) for i in items if isinstance(i, ScanError)] == [
-        ("over_cap.bin", TOO_LARGE_5MIB, True)
+        ("over_cap.bin", TOO_LARGE_20MIB, True)
     ]
 
 

@@ -38,7 +38,9 @@ __all__ = [
     "walk",
 ]
 
-DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
+# Large enough for lock files and API fixtures (package-lock.json can hold a private registry's
+# credentials in its "resolved" URLs); a 20 MiB file scans in about two seconds.
+DEFAULT_MAX_FILE_SIZE = 20 * 1024 * 1024
 ALWAYS_SKIPPED = frozenset({".git"})
 
 _OUTSIDE = "symlink to a path outside the scanned root; not followed"
