@@ -155,3 +155,17 @@ def test_sarif_uri_is_percent_encoded(scan, token):
         "artifactLocation"]["uri"]
     assert " " not in uri and "#" not in uri
     assert unquote(uri) == "my dir/app #1.env"
+
+
+def test_a_narrow_table_keeps_the_file_and_line_of_each_location(tmp_path):
+    from migrator.discover.models import Confidence, Finding, ScanResult, Span
+    from migrator.report import table
+
+    finding = Finding("deeply/nested/directory/of/configuration/app.yml", Span(42, 3, 42, 20, 100, 117),
+                      "database.primary.password", "password", "keyword-password", Confidence.HIGH,
+                      "hmac-sha256:" + "0" * 32, "a***z (17 chars)", "yaml")
+    rendered = table.render(ScanResult(findings=[finding]), width=90)
+    row = rendered.splitlines()[1]
+    assert row.startswith("…") and "app.yml:42" in row
+    assert "a***z (17 chars)" in row
+    assert max(len(line) for line in rendered.splitlines()[:2]) <= 90

@@ -7,8 +7,13 @@ from migrator.discover.models import ScanResult
 _COLUMNS = ("LOCATION", "KIND", "KEY", "RULE", "CONF", "HINT")
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+def _clip(text: str, width: int, keep_end: bool = False) -> str:
+    """Shorten to ``width`` with an ellipsis; ``keep_end`` keeps the tail (a path's file:line)."""
+    if len(text) <= width:
+        return text
+    if keep_end:
+        return "…" + text[len(text) - max(width - 1, 1):]
+    return text[: max(width - 1, 1)] + "…"
 
 
 def render(result: ScanResult, color: bool = False, width: int | None = None) -> str:
@@ -30,7 +35,7 @@ def render(result: ScanResult, color: bool = False, width: int | None = None) ->
         bold, red, reset = ("\033[1m", "\033[31m", "\033[0m") if color else ("", "", "")
         lines.append(bold + "  ".join(c.ljust(widths[i]) for i, c in enumerate(_COLUMNS)).rstrip() + reset)
         for row in rows:
-            cells = [_clip(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
+            cells = [_clip(cell, widths[i], keep_end=i in (0, 2)).ljust(widths[i]) for i, cell in enumerate(row)]
             if color:
                 cells[0] = red + cells[0] + reset
             lines.append("  ".join(cells).rstrip())

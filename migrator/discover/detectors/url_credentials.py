@@ -76,7 +76,10 @@ class AuthorizationDetector(TextDetector):
                 credential = text[start:end]
                 if not (_looks_random(credential) or (scheme == "basic" and _is_basic_pair(credential))):
                     continue  # "Bearer authentication" in prose; tokens mix letters and digits
-                yield Hit(f"{scheme}-authorization", f"{scheme}_authorization", start, end, Confidence.HIGH)
+                line_start = low.rfind("\n", 0, start) + 1
+                header = "Authorization" if "authorization" in low[line_start:start] else ""
+                yield Hit(f"{scheme}-authorization", f"{scheme}_authorization", start, end, Confidence.HIGH,
+                          key=header, key_path=header)
 
 
 def _is_basic_pair(credential: str) -> bool:
