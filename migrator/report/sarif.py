@@ -1,7 +1,9 @@
 """SARIF 2.1.0, the format code-scanning dashboards (GitHub, GitLab, Azure DevOps) import.
 
 Results carry the rule, the location and the fingerprint as a partial fingerprint, so the
-dashboard tracks a secret across edits; the message holds the redacted hint only.
+dashboard tracks a secret across edits; the message holds the redacted hint only. Locations are
+relative URI references (relative to the scanned tree), which dashboards resolve against the
+repository checkout.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def scan_to_sarif(result: ScanResult) -> dict[str, object]:
                                 f"{finding.hint}"},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(finding.path), "uriBaseId": "SRCROOT"},
+                    "artifactLocation": {"uri": _uri(finding.path)},
                     "region": {
                         "startLine": span.line,
                         "startColumn": span.column,
@@ -60,7 +62,7 @@ def scan_to_sarif(result: ScanResult) -> dict[str, object]:
         })
     notifications = [
         {"level": "error" if error.fatal else "note", "message": {"text": error.reason},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(error.path), "uriBaseId": "SRCROOT"}}}]}
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(error.path)}}}]}
         for error in result.errors
     ]
     return {
