@@ -18,7 +18,7 @@ from migrator.discover.readers.base import Reader
 # A key or value in escaped quotes (\"key\": \"value\") is JSON inside a string.
 ASSIGNMENT = re.compile(
     r"""
-    (?P<key>\\"[^"\\\n]{1,80}\\"|"[^"\n]{1,80}"|'[^'\n]{1,80}'|[A-Za-z_$@][\w.\-\[\]$@]{0,80})
+    (?P<key>\\"[^"\\\n]{1,80}\\"|"[^"\n]{1,80}"|'[^'\n]{1,80}'|[A-Za-z_$@][\w.\-\[\]$@]{0,80}+)
     [ \t]*(?P<sep>:=|=>|==|=|:(?!//)|\s(?=["']))[ \t]*
     (?P<value>(?P<list>\[[ \t]*\\?"[^\]\n]{0,2000}\])
       |\\"[^"\\\n]*+\\"|"(?:[^"\\\n]|\\.)*+"|'(?:[^'\\\n]|\\.)*+'|`[^`\n]*+`|<[^<>\n]{1,80}>
