@@ -38,7 +38,7 @@ _ENV_GETTERS = frozenset({"get", "getenv", "env", "str", "setdefault"})
 _HINT = re.compile(r"""[=:][ \t]*(?:[rRuU]{1,2})?['"\[{(\\]|=[ \t]*\n|\bor[ \t]+['"]""")
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, ast.Pass, ast.Break,
                      ast.Continue, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal})
-_FULL_PARSE_LIMIT = 16 * 1024
+_FULL_PARSE_LIMIT = 4 * 1024
 _SETTINGS_NAME = re.compile(r"setting|config|conf|secret|credential|local|prod|dev|stag|env|param")
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 _SCOPES = (ast.If, ast.Try, ast.TryStar, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
