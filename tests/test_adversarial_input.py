@@ -29,20 +29,29 @@ CASES = {
 }
 
 
+_SCAN = (
+    "import sys\n"
+    "from migrator.discover import Scanner\n"
+    "from migrator.fingerprint import Fingerprinter\n"
+    "result = Scanner(Fingerprinter(bytes(32))).scan([sys.argv[1]])\n"
+    "print(result.stats.files_scanned, len(result.errors))\n"
+)
+
+
+def scan_in_a_child(root: Path, env: dict[str, str]) -> tuple[int, int]:
+    """Files scanned and errors noted, scanning ``root`` in a child process with a deadline: a
+    crash or a stall fails the test instead of taking the suite down."""
+    proc = subprocess.run([sys.executable, "-c", _SCAN, str(root)], capture_output=True, text=True,
+                          timeout=20, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scanned, errors = proc.stdout.split()
+    return int(scanned), int(errors)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_pathological_content_scans_without_backtracking(tmp_path: Path, name: str, cli_env):
     (tmp_path / name).write_text(CASES[name] + "\n")
-    script = (
-        "import sys\n"
-        "from migrator.discover import Scanner\n"
-        "from migrator.fingerprint import Fingerprinter\n"
-        "result = Scanner(Fingerprinter(bytes(32))).scan([sys.argv[1]])\n"
-        "print(result.stats.files_scanned)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
-                          timeout=20, env=cli_env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "1"
+    assert scan_in_a_child(tmp_path, cli_env)[0] == 1
 
 
 def test_deep_nesting_is_refused_quickly_and_the_file_is_still_read_line_by_line(scan, token):
@@ -60,15 +69,5 @@ def test_forty_thousand_open_brackets_neither_crash_nor_stall_a_reader(tmp_path:
     HCL and PHP readers built ever longer key paths (seconds, quadratically)."""
     prefix = "<?php $a = " if name.endswith(".php") else ("a = " if name.endswith((".tf", ".toml", ".py")) else "")
     (tmp_path / name).write_text(prefix + "[" * 40_000 + "\n")
-    script = (
-        "import sys\n"
-        "from migrator.discover import Scanner\n"
-        "from migrator.fingerprint import Fingerprinter\n"
-        "result = Scanner(Fingerprinter(bytes(32))).scan([sys.argv[1]])\n"
-        "print(result.stats.files_scanned, len(result.errors))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
-                          timeout=20, env=cli_env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    scanned, notes = proc.stdout.split()
-    assert scanned == "1" and notes in ("0", "1")  # scanned (a reader that refuses the depth leaves a note)
+    scanned, notes = scan_in_a_child(tmp_path, cli_env)
+    assert scanned == 1 and notes in (0, 1)  # scanned (a reader that refuses the depth leaves a note)
