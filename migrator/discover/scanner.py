@@ -137,13 +137,6 @@ class Scanner:
         stats.seconds = time.perf_counter() - started
         return result
 
-    def scan_files(self, sources: Iterable[SourceFile]) -> ScanResult:
-        result = ScanResult()
-        for source in sources:
-            self._scan_source(source, result)
-        result.stats.findings = len(result.findings)
-        return result
-
     def _scan_source(self, source: SourceFile, result: ScanResult) -> None:
         stats = result.stats
         doc, errors = load(source, self.options.walk.max_file_size)
