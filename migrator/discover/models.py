@@ -40,12 +40,6 @@ class Span:
     start: int
     end: int
 
-    def contains(self, other: Span) -> bool:
-        return self.start <= other.start and other.end <= self.end
-
-    def overlaps(self, other: Span) -> bool:
-        return self.start < other.end and other.start < self.end
-
 
 class Entry(NamedTuple):
     """One key/value pair a reader found: the key path, the decoded value and where it is written.
