@@ -100,3 +100,19 @@ def test_the_same_places_with_credentials_are_still_reported(scan, token):
     secret = token(24)
     files = {"vault-response.json": '{"auth": {"client_token": "' + secret + '", "accessor": "x"}}'}
     assert [f.key_path for f in scan(files).findings] == ["auth.client_token"]
+
+
+def test_infrastructure_idioms_that_are_not_credentials(scan, token):
+    files = {
+        "Dockerfile": "FROM alpine\nRUN echo '%sudo ALL=(ALL:ALL) NOPASSWD: ALL' >> /etc/sudoers\n",
+        "mysql.conf": "root_password_sha2 = " + "8c6976e5b5410415bde908bd4dee15dfb167a9c873fc4bb8a81f6f2ab448a918\n",
+        "postgrest.conf": 'jwt-secret = "@/run/secrets/jwt"\n',
+        "app.env": "DATABASE_URL=postgres://postgres:postgres@db:5432/app\n"
+                   "OAUTH_TOKEN=1234567890abcdefghijklmnopqrstuvwxyz\n",
+        "fixture.json": '{"access_token": "AAAA%2FAAA%3DAAAAAAAA"}\n',
+        "auth.conf": "#auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n",
+    }
+    assert [(f.path, f.key_path) for f in scan(files).findings] == []
+    secret = token(16)
+    assert [f.rule for f in scan({"app.env": f"DATABASE_URL=postgres://app:{secret}@db/app\n"}).findings] == [
+        "url-password"]

@@ -80,11 +80,11 @@ _DESCRIPTIVE = {
     "note", "notes", "todo", "pub", "public", "publishable", "cert", "certificate", "crt", "pem", "der",
     "keystore", "truststore", "jks", "p12", "pfx", "alias", "formatter", "lexer", "factory", "builder",
     "renderer", "variants", "management", "mgmt", "mechanism", "mechanisms", "exchange", "wrap", "wrapping",
-    "pat", "re", "rx", "regexes",
+    "pat", "re", "rx", "regexes", "chars", "characters", "charset", "alphabet", "sha2", "sha224", "sha384",
     "patterns", "counter", "kind_name", "styles",
 }
 # Words anywhere in a key that mean it is not a secret at all.
-_NEVER = {"public", "publishable", "pubkey", "publickey", "publickeytoken", "author", "authority",
+_NEVER = {"nopasswd", "public", "publishable", "pubkey", "publickey", "publickeytoken", "author", "authority",
           "authorize", "authorized", "authorizer", "authorizers", "authenticate", "authenticated",
           "authentication", "authenticator", "tokenizer", "tokenize", "tokenization", "keyboard",
           "keyword", "keywords", "keycloak", "keyframe", "keyframes", "keymap", "keychain", "monkey",

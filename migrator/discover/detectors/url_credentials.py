@@ -47,6 +47,8 @@ class UrlCredentialDetector(TextDetector):
             for match in _URL.finditer(text):
                 if not match.start() or not text[match.start() - 1].isalnum():
                     continue  # "://" with no scheme in front
+                if match.group("password") == match.group("user"):
+                    continue  # guest:guest@, postgres:postgres@: a default, the same word twice
                 start, end = match.span("password")
                 yield Hit("url-password", "url_credentials", start, end, Confidence.HIGH)
         low = doc.lower

@@ -17,7 +17,8 @@ _CRYPT = re.compile(
     r"|\{(?:SSHA|SHA|MD5|CRYPT|SSHA256|SSHA512|PBKDF2)\}"  # LDAP userPassword
     r"|(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|sha1|md5|unsalted_md5)\$)"  # Django
 )
-_CONTEXT_WORDS = {"sha", "sha1", "sha256", "sha512", "md5", "hash", "checksum", "checksums", "digest", "integrity",
+_CONTEXT_WORDS = {"sha", "sha1", "sha2", "sha224", "sha384", "hashed", "sha256",
+                  "sha512", "md5", "hash", "checksum", "checksums", "digest", "integrity",
                   "etag", "commit", "rev", "revision", "fingerprint", "thumbprint", "crc", "sum", "shasum",
                   "resolved", "hashes"}
 _MANIFESTS = ("package-lock.json", "yarn.lock", "pnpm-lock.yaml", "go.sum", "gemfile.lock", "poetry.lock",

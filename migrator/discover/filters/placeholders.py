@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections import Counter
 
 from migrator.discover.detectors.keyword import split_key
 from migrator.discover.document import Document
@@ -85,6 +86,8 @@ def _is_placeholder(stripped: str, key: str) -> bool:
         return True
     if _MASK.search(stripped):
         return True
+    if len(stripped) >= 8 and Counter(stripped).most_common(1)[0][1] >= 0.6 * len(stripped):
+        return True  # mostly one character: "AAAA%2FAAA%3DAAAAAAAA", "aaaaaaab"
     low = stripped.lower()
     if low in _WORDS or low.strip("!.?*#-_") in _WORDS:
         return True
@@ -138,7 +141,7 @@ def _is_sequence(low: str) -> bool:
     if not runs or sum(map(len, runs)) < len(low) - 2 or len(low) < 6:
         return False
     return all(
-        len(run) >= 3 and (run in "0123456789" or run in "abcdefghijklmnopqrstuvwxyz" or run in "qwertyuiop")
+        len(run) >= 3 and (run in "01234567890" or run in "abcdefghijklmnopqrstuvwxyz" or run in "qwertyuiop")
         for run in runs
     )
 

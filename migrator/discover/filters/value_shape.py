@@ -15,7 +15,7 @@ from migrator.discover.filters.base import Filter
 from migrator.discover.models import Candidate
 
 _PATH = re.compile(
-    r"^(?:~?/|\./|\.\./|[A-Za-z]:[\\/]|\\\\|%[A-Z_]+%[\\/]|\$HOME/|file:)"  # absolute or relative paths
+    r"^(?:~?/|\./|\.\./|[A-Za-z]:[\\/]|\\\\|%[A-Z_]+%[\\/]|\$HOME/|file:|@[~./])"  # paths; @file references
     r"|^[\w\-.]+/[\w\-./]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|json|txt|ya?ml|conf|cfg|ini|env|gpg|asc"
     r"|pub|token|secret|pass|pwd)$"
     r"|^[\w\-.]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|keystore|gpg|asc|pub|kdbx|token|secret|conf|cfg|ini|ya?ml|json"
