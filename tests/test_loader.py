@@ -143,11 +143,20 @@ def test_the_cap_is_checked_again_when_reading(tmp_path: Path) -> None:
 def test_the_default_cap_message(tmp_path: Path) -> None:
     path = tmp_path / "huge.json"
     with open(path, "wb") as fh:
+        fh.write(b'{"a": "' + b"x" * 8192)
         fh.truncate(CAP + 1)
     assert load(source(path, "huge.json"), CAP) == (
         None,
         [ScanError("huge.json", "larger than the 5 MiB cap; skipped (raise it with --max-file-size)")],
     )
+
+
+def test_a_binary_file_over_the_cap_is_skipped_as_binary_not_reported(tmp_path: Path) -> None:
+    path = tmp_path / "libbig.so"
+    with open(path, "wb") as fh:
+        fh.write(b"\x7fELF\x02\x01\x01\x00")
+        fh.truncate(CAP + 1)
+    assert load(source(path, "libbig.so"), CAP) == (None, [])
 
 
 # -- read problems ----------------------------------------------------------------------------

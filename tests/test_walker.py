@@ -464,14 +464,16 @@ def test_a_character_device_is_reported(tmp_path: Path) -> None:
 
 def test_files_over_the_default_cap_are_reported(tmp_path: Path) -> None:
     cap = 20 * 1024 * 1024
-    with open(tmp_path / "at_cap.bin", "wb") as fh:
-        fh.truncate(cap)  # sparse: cheap to create
-    with open(tmp_path / "over_cap.bin", "wb") as fh:
-        fh.truncate(cap + 1)
+    for name, size in (("at_cap.txt", cap), ("over_cap.txt", cap + 1), ("over_cap.so", cap + 1)):
+        with open(tmp_path / name, "wb") as fh:
+            fh.write(b"\x7fELF\x00" if name.endswith(".so") else b"x" * 8192)  # text, or a binary header
+            fh.truncate(size)  # sparse: cheap to create
     items = list(walk([tmp_path]))
-    assert [(i.display, i.size) for i in items if isinstance(i, SourceFile)] == [("at_cap.bin", cap)]
+    # A binary file over the cap is not content left unscanned: the loader skips it as binary.
+    assert [(i.display, i.size) for i in items if isinstance(i, SourceFile)] == [
+        ("at_cap.txt", cap), ("over_cap.so", cap + 1)]
     assert [(i.path, i.reason, i.fatal) for i in items if isinstance(i, ScanError)] == [
-        ("over_cap.bin", TOO_LARGE_20MIB, True)
+        ("over_cap.txt", TOO_LARGE_20MIB, True)
     ]
 
 

@@ -13,7 +13,13 @@ import stat
 
 from migrator.discover.document import Document
 from migrator.discover.models import ScanError
-from migrator.discover.walker import SourceFile, not_regular_reason, os_error_reason, too_large_reason
+from migrator.discover.walker import (
+    SourceFile,
+    not_regular_reason,
+    os_error_reason,
+    starts_binary,
+    too_large_reason,
+)
 
 __all__ = ["BINARY_SNIFF", "is_binary", "load"]
 
@@ -64,6 +70,8 @@ def load(source: SourceFile, max_file_size: int) -> tuple[Document | None, list[
         if not stat.S_ISREG(st.st_mode):
             return None, [ScanError(display, not_regular_reason(st.st_mode), fatal=False)]
         if st.st_size > max_file_size:
+            if starts_binary(source.path):
+                return None, []  # binary: skipped whatever its size
             return None, [ScanError(display, too_large_reason(max_file_size))]
         fd = os.open(source.path, _OPEN_FLAGS)
         with os.fdopen(fd, "rb") as fh:

@@ -450,9 +450,22 @@ def _is_regular_file(entry: os.DirEntry[str]) -> bool:
 def _classify(path: Path, display: str, st: os.stat_result, options: WalkOptions) -> SourceFile | ScanError:
     if not stat.S_ISREG(st.st_mode):
         return ScanError(display, not_regular_reason(st.st_mode), fatal=False)
-    if st.st_size > options.max_file_size:
+    if st.st_size > options.max_file_size and not starts_binary(path):
         return ScanError(display, too_large_reason(options.max_file_size))
-    return SourceFile(path, display, st.st_size)
+    return SourceFile(path, display, st.st_size)  # a large binary file: the loader skips it as binary
+
+
+def starts_binary(path: str | Path) -> bool:
+    """Whether a file's first bytes say it is binary (the cap applies to text files only: a
+    20 MiB shared library is not content left unscanned)."""
+    from migrator.discover.loader import BINARY_SNIFF, is_binary
+
+    try:
+        fd = os.open(path, _READ_FLAGS)
+        with os.fdopen(fd, "rb") as handle:
+            return is_binary(handle.read(BINARY_SNIFF))
+    except OSError:
+        return False
 
 
 def _walk_root(
