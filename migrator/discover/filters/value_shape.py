@@ -27,7 +27,7 @@ _EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
 _HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|local|internal|lan|svc|cluster|"
                    r"dev|app|cloud|corp|example|test|localhost|[a-z]{2})(?::\d+)?$", re.IGNORECASE)
 _DOTTED_IDENTIFIER = re.compile(r"^[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*){2,}$")
-_VERSION = re.compile(r"^(?:[\^~<>=]{1,2}\s*)?v?\d+(?:\.(?:\d+|x|\*)){1,3}(?:[-+][\w.\-]+)?$")
+_VERSION = re.compile(r"^(?:[\^~<>=]{1,2}\s*)?v?\d+(?:\.(?:\d+|x|\*)){1,3}(?:[-+][\w.\-]*)?$")
 _QUANTITY = re.compile(r"^\d+(?:\.\d+)?\s*(?:ms|s|sec|m|min|h|d|w|y|kb|mb|gb|tb|kib|mib|gib|k|%|px|em)$", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?|-[a-z]+)?$")  # 2020-04-01, 2020-04-01-preview
 _IDENTIFIER_WORDS = re.compile(r"^[a-z]+(?:[_\-][a-z]+)+$|^[a-z]+(?:[A-Z][a-z]+)+$|^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")

@@ -268,7 +268,7 @@ class _Walker:
 class PythonReader(Reader):
     name = "python"
     code = True
-    patterns = ("*.py", "*.py.dist", "*.py.example", "*.py.sample", "*.pyw")
+    patterns = ("*.py", "*.py.dist", "*.py.example", "*.py.sample", "*.pyw", "*.pyi")
 
     def read(self, doc: Document) -> Iterator[Entry]:
         text = doc.text
