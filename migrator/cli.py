@@ -63,12 +63,16 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         help="find plaintext credentials in files and directory trees",
         description="Find plaintext credentials in files and trees. Values are never printed: findings carry "
                     "a keyed fingerprint and a redacted hint.",
+        epilog="exit status: 0 nothing found, 1 findings, 2 usage error or content left unscanned "
+               "(each such file is named in the report's errors)",
     )
     _add_source_options(scan)
-    scan.add_argument("-f", "--format", choices=("table", "json", "sarif"), default="table")
+    scan.add_argument("-f", "--format", choices=("table", "json", "sarif"), default="table",
+                      help="report format (default table; sarif for code-scanning dashboards)")
+    scan.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                      help="colour the table (default auto: on a terminal, unless NO_COLOR is set)")
     scan.add_argument("-o", "--output", help="write the report to this file instead of standard output")
     scan.add_argument("--baseline", metavar="FILE", help="accepted fingerprints (vaultshift baseline JSON)")
-    scan.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     scan.set_defaults(handler=run_scan)
 
 
