@@ -65,13 +65,15 @@ def _decoded_base64(value: str) -> str | None:
     return decoded if decoded.isprintable() else None
 
 
+# Punctuation around a word in prose or markup: "s3cret,", "changeme``".
+_TRIM = "!.?*#-_,;:`'\"()[]"
 # Leetspeak spellings of placeholder words: s3cret, P@ssw0rd, ch4ngeme.
 _LEET = str.maketrans("430@$5170!", "aeoassitoi")
 
 
 def is_placeholder(value: str, key: str = "") -> bool:
     stripped = value.strip().strip("\"'`")
-    if not stripped.isalpha() and stripped.lower().translate(_LEET).strip("!.?*#-_") in _WORDS:
+    if not stripped.isalpha() and stripped.lower().translate(_LEET).strip(_TRIM) in _WORDS:
         return True
     decoded = _decoded_base64(stripped)
     if decoded is not None and decoded != stripped and _is_placeholder(decoded.split(":")[-1], key):
@@ -89,7 +91,7 @@ def _is_placeholder(stripped: str, key: str) -> bool:
     if len(stripped) >= 8 and Counter(stripped).most_common(1)[0][1] >= 0.6 * len(stripped):
         return True  # mostly one character: "AAAA%2FAAA%3DAAAAAAAA", "aaaaaaab"
     low = stripped.lower()
-    if low in _WORDS or low.strip("!.?*#-_") in _WORDS:
+    if low in _WORDS or low.strip(_TRIM) in _WORDS:
         return True
     if _TRAILING_DIGITS.sub("", low) in _WORDS:  # pass1, key1, test1234
         return True
