@@ -37,6 +37,30 @@ def unescape(raw: str) -> str:
     return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), raw)
 
 
+def decode_escapes(raw: str, pattern: re.Pattern[str], simple: dict[str, str], keep_unknown: bool) -> str:
+    """Decode a language's backslash escapes. ``pattern`` names its groups: ``hex`` and ``hex2``
+    (code points in hex), ``oct`` (a byte in octal) and ``char`` (one escaped character); an
+    escape with none of them (a line continuation) decodes to nothing. An unknown ``char``
+    keeps its backslash when ``keep_unknown``."""
+    if "\\" not in raw:
+        return raw
+
+    def one(match: re.Match[str]) -> str:
+        groups = match.groupdict()
+        for name in ("hex", "hex2"):
+            if groups.get(name):
+                code = int(groups[name], 16)
+                return chr(code) if code <= 0x10FFFF else "\ufffd"
+        if groups.get("oct"):
+            return chr(int(groups["oct"], 8) & 0xFF)
+        char = groups.get("char")
+        if char is None:
+            return ""
+        return simple.get(char, "\\" + char if keep_unknown else char)
+
+    return pattern.sub(one, raw)
+
+
 def strip_key(key: str) -> str:
     if key.startswith('\\"') and key.endswith('\\"') and len(key) >= 4:
         return key[2:-2]

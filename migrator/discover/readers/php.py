@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from migrator.discover.document import Document
 from migrator.discover.models import Entry
 from migrator.discover.readers.base import Reader, ReaderError
+from migrator.discover.readers.line import decode_escapes
 
 _TOKEN = re.compile(
     r"""
@@ -35,7 +36,8 @@ _TOKEN = re.compile(
 )
 _OPEN_TAG = re.compile(r"<\?(?:php\b|=)?")
 _SQ_ESCAPE = re.compile(r"\\([\\'])")
-_DQ_ESCAPE = re.compile(r"\\(?:u\{([0-9a-fA-F]+)\}|x([0-9a-fA-F]{1,2})|([0-7]{1,3})|(.))", re.DOTALL)
+_DQ_ESCAPE = re.compile(
+    r"\\(?:u\{(?P<hex>[0-9a-fA-F]+)\}|x(?P<hex2>[0-9a-fA-F]{1,2})|(?P<oct>[0-7]{1,3})|(?P<char>.))", re.DOTALL)
 _DQ_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "e": "\x1b", "f": "\f", "\\": "\\", "$": "$", '"': '"'}
 _NAMING_CALLS = frozenset({"define", "env", "getenv", "\\define", "\\env", "\\getenv"})
 
@@ -47,20 +49,7 @@ _MAX_DEPTH = 256
 
 
 def _dq_decode(raw: str) -> str:
-    if "\\" not in raw:
-        return raw
-
-    def one(match: re.Match[str]) -> str:
-        if match.group(1):
-            return chr(int(match.group(1), 16))
-        if match.group(2):
-            return chr(int(match.group(2), 16))
-        if match.group(3):
-            return chr(int(match.group(3), 8) & 0xFF)
-        char = match.group(4)
-        return _DQ_SIMPLE.get(char, "\\" + char)
-
-    return _DQ_ESCAPE.sub(one, raw)
+    return decode_escapes(raw, _DQ_ESCAPE, _DQ_SIMPLE, keep_unknown=True)
 
 
 class _Frame:

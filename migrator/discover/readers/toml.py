@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from migrator.discover.document import Document
 from migrator.discover.models import Entry
 from migrator.discover.readers.base import Reader, ReaderError
+from migrator.discover.readers.line import decode_escapes
 
 _KEY = r"""(?:[A-Za-z0-9_\-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
 _TOKEN = re.compile(
@@ -34,25 +35,14 @@ _HEADER = re.compile(
     r"""\[(?P<aot>\[)?[ \t]*(?P<keys>(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[A-Za-z0-9_\-]+|[ \t]*\.[ \t]*)+?)[ \t]*\]\]?"""
 )
 _KEY_PART = re.compile(r""""((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([A-Za-z0-9_\-]+)""")
-_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|[ \t]*\r?\n\s*|(.))", re.DOTALL)
+_ESCAPE = re.compile(r"\\(?:u(?P<hex>[0-9a-fA-F]{4})|U(?P<hex2>[0-9a-fA-F]{8})|[ \t]*\r?\n\s*|(?P<char>.))", re.DOTALL)
 _SIMPLE = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\", "e": "\x1b"}
 _UNSAFE = re.compile(r"[\'\"(]")
 _WHERE = re.compile(r"\s*\(at line (\d+), column \d+\)|\s*\(at end of document\)")
 
 
 def _decode(raw: str) -> str:
-    if "\\" not in raw:
-        return raw
-
-    def one(match: re.Match[str]) -> str:
-        if match.group(1):
-            return chr(int(match.group(1), 16))
-        if match.group(2):
-            return chr(int(match.group(2), 16))
-        char = match.group(3)
-        return "" if char is None else _SIMPLE.get(char, char)
-
-    return _ESCAPE.sub(one, raw)
+    return decode_escapes(raw, _ESCAPE, _SIMPLE, keep_unknown=False)
 
 
 def _validate(text: str) -> None:
