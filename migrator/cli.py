@@ -50,8 +50,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                         help="skip (and report) files larger than this (default 20M)")
     parser.add_argument("--min-confidence", default="low", choices=("low", "medium", "high"),
                         help="report only findings at least this sure (default low)")
-    parser.add_argument("--uuids", action="store_true",
-                        help="also report every UUID (low confidence): some providers issue UUID-shaped keys")
+    parser.add_argument("--no-uuids", dest="uuids", action="store_false",
+                        help="do not report bare UUIDs (by default they are reported at low confidence)")
     parser.add_argument("--fingerprint-key-file", metavar="FILE",
                         help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")

@@ -8,7 +8,7 @@ import base64
 import json
 import uuid
 
-from migrator.discover.models import Finding, ScanResult
+from migrator.discover.models import Confidence, Finding, ScanResult
 
 
 def found(result: ScanResult) -> list[tuple[str, int, str, str]]:
@@ -115,12 +115,12 @@ def test_basic_authorization_recognised_by_what_it_encodes(scan, token):
     assert [f.rule for f in result.findings] == ["basic-authorization"]
 
 
-def test_uuids_only_when_asked(scan):
+def test_bare_uuids_reported_at_low_confidence_unless_turned_off(scan):
     files = {"collection.json": json.dumps({"info": {"_postman_id": str(uuid.uuid4())},
                                             "item": [{"id": str(uuid.uuid4())}]}, indent=2)}
-    assert scan(files).findings == []
-    audited = scan(files, include_uuids=True)
-    assert [(f.rule, str(f.confidence)) for f in audited.findings] == [("uuid", "low"), ("uuid", "low")]
+    assert [(f.rule, str(f.confidence)) for f in scan(files).findings] == [("uuid", "low"), ("uuid", "low")]
+    assert scan(files, include_uuids=False).findings == []
+    assert scan(files, min_confidence=Confidence.MEDIUM).findings == []
 
 
 def test_uuid_under_a_credential_key_is_reported_by_default(scan):

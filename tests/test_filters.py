@@ -12,6 +12,7 @@ import pytest
 from migrator.discover import baseline
 from migrator.discover.baseline import entries_from_findings
 from migrator.discover.filters.references import is_reference
+from migrator.discover.filters.uuids import names_an_identifier
 from migrator.discover.models import ScanResult
 
 
@@ -175,11 +176,30 @@ def test_hash_filter_keeps_hex_secrets_without_checksum_context(scan):
 # -- uuid identifier --------------------------------------------------------------------------------
 
 
-def test_uuid_under_id_or_bare_key_dropped(scan):
+def test_uuid_naming_an_identifier_dropped(scan):
     value = str(uuid.uuid4())
-    result = scan({"c.yml": f"id: {value}\nkey: {value}\nrequest_id: {value}\n"})
+    lines = ["tenant_id", "subscriptionId", "uid", "ProjectGuid", "X-Request-Id", "request_id", "user-uuid"]
+    result = scan({"c.yml": "".join(f"{key}: {value}\n" for key in lines)})
     assert result.findings == []
-    assert dropped(result, "uuid-identifier") >= 1
+    assert dropped(result, "uuid-identifier") == len(lines)
+
+
+def test_bare_uuid_reported_at_low_confidence(scan):
+    value = str(uuid.uuid4())
+    result = scan({"c.yml": f"collection:\n  id: {value}\n"})
+    assert [(f.key_path, f.rule, str(f.confidence)) for f in result.findings] == [("collection.id", "uuid", "low")]
+
+
+@pytest.mark.parametrize("key", ["tenantId", "AZURE_TENANT_ID", "metadata.uid", "ProjectGuid", "role_id",
+                                 "x-correlation-id", "dashboard.uid", "ownerReferences[0].uid"])
+def test_identifier_keys(key):
+    assert names_an_identifier(key)
+
+
+@pytest.mark.parametrize("key", ["id", "secret_id", "SecretID", "consul_token", "HEROKU_API_KEY", "apikey",
+                                 "valid", "fluid", "guide", "", "auth[0]"])
+def test_keys_that_do_not_name_an_identifier(key):
+    assert not names_an_identifier(key)
 
 
 def test_uuid_under_a_credential_key_kept(scan):

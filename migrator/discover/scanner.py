@@ -16,6 +16,7 @@ from migrator.discover.detectors import EntryDetector, Hit, TextDetector, entry_
 from migrator.discover.detectors.keyword import KEYWORD_HINT, name_value_pairs, wanted_entry
 from migrator.discover.document import Document
 from migrator.discover.filters import Filter, default_filters
+from migrator.discover.filters.uuids import CREDENTIAL_KINDS
 from migrator.discover.loader import load
 from migrator.discover.models import Candidate, Confidence, Entry, Finding, ScanError, ScanResult
 from migrator.discover.readers import Reader, ReaderError, reader_for
@@ -31,7 +32,7 @@ class ScanOptions:
     walk: WalkOptions = field(default_factory=WalkOptions)
     min_confidence: Confidence = Confidence.LOW
     baseline: frozenset[str] = frozenset()
-    include_uuids: bool = False  # report every UUID (low confidence), for audits
+    include_uuids: bool = True  # report bare UUIDs (low confidence) unless they name a non-secret thing
 
 
 @dataclass
@@ -230,7 +231,14 @@ def _dedupe(hits: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
         for i, (other, other_name) in enumerate(kept):
             if hit.start < other.end and other.start < hit.end:
                 # Prefer a text detector's hit (provider format, URL password) over a keyword hit
-                # on the same value; between equals keep the higher confidence.
+                # on the same value, except a bare UUID's over a credential key's; between equals
+                # keep the higher confidence.
+                if "uuid" in (name, other_name) and "keyword" in (name, other_name):
+                    keyword = hit if name == "keyword" else other
+                    if (name == "keyword") == (keyword.kind in CREDENTIAL_KINDS):
+                        kept[i] = (hit, name)
+                    replaced = True
+                    break
                 text_over_keyword = other_name == "keyword" and name != "keyword"
                 same_family = (name == "keyword") == (other_name == "keyword")
                 if text_over_keyword or (same_family and hit.confidence > other.confidence):

@@ -16,7 +16,7 @@ from migrator.discover.detectors.url_credentials import (
 from migrator.discover.detectors.uuids import UuidDetector
 
 
-def text_detectors(include_uuids: bool = False) -> list[TextDetector]:
+def text_detectors(include_uuids: bool = True) -> list[TextDetector]:
     detectors: list[TextDetector] = [
         ProviderTokenDetector(),
         PrivateKeyDetector(),
