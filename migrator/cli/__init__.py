@@ -1,0 +1,52 @@
+"""The ``vaultshift`` command: a thin adapter that turns arguments into engine calls.
+
+Each sub-command lives in its own module (``scan``, ``baseline``, ``guard``); this one builds the
+parser and maps the engine's user-facing errors to one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from migrator import __version__
+from migrator.cli import baseline, scan
+from migrator.cli.common import EXIT_ERROR, UsageError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaultshift",
+        description="Get plaintext credentials out of code and configs, into a vault, and keep them out.",
+    )
+    parser.add_argument("--version", action="version", version=f"vaultshift {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    scan.add_parser(sub)
+    baseline.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    from migrator.discover.baseline import BaselineError
+    from migrator.fingerprint import FingerprintKeyError
+
+    try:
+        return int(args.handler(args))
+    except (UsageError, BaselineError, FingerprintKeyError) as exc:
+        print(f"vaultshift: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("vaultshift: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
