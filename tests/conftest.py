@@ -113,3 +113,19 @@ def public_dir() -> Iterator[Path]:
                 if not os.path.islink(full):
                     os.chmod(full, 0o700)
         shutil.rmtree(path)
+
+
+@pytest.fixture
+def git_cli_env(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, str]:
+    """``cli_env`` plus an isolated git configuration (identity, default branch main)."""
+    from gitrepo import git_env
+
+    return git_env(cli_env, Path(cli_env["HOME"]))
+
+
+@pytest.fixture
+def repo(tmp_path: Path, git_cli_env: dict[str, str]) -> Callable[..., object]:
+    """``repo(name, bare=False)``: a fresh git repository under ``tmp_path``."""
+    from gitrepo import GitRepo
+
+    return lambda name="work", bare=False: GitRepo(tmp_path / name, git_cli_env, bare=bare)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import baseline, scan
+from migrator.cli import baseline, guard, scan
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     scan.add_parser(sub)
     baseline.add_parser(sub)
+    guard.add_parser(sub)
     return parser
 
 
@@ -37,10 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     from migrator.discover.baseline import BaselineError
     from migrator.fingerprint import FingerprintKeyError
+    from migrator.git.repo import GitError
+    from migrator.guard.prereceive import PushInputError
 
     try:
         return int(args.handler(args))
-    except (UsageError, BaselineError, FingerprintKeyError) as exc:
+    except (UsageError, BaselineError, FingerprintKeyError, GitError, PushInputError) as exc:
         print(f"vaultshift: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -1,0 +1,7 @@
+"""``python -m migrator``: the ``vaultshift`` command (what installed git hooks call)."""
+
+import sys
+
+from migrator.cli import main
+
+sys.exit(main())
