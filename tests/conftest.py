@@ -87,11 +87,11 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def cli(tmp_path: Path, cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``cli(*args, env=None, cwd=None)``: run ``vaultshift`` for real; text output captured."""
+    """``cli(*args, env=None, cwd=None, input=None)``: run ``vaultshift`` for real; text output captured."""
 
-    def _run(*args: str, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=60,
+    def _run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+             input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=60, input=input,
                               env=env if env is not None else cli_env, cwd=cwd or tmp_path)
 
     return _run

@@ -61,12 +61,13 @@ class GitRepo:
 def fast_import_commits(repo: GitRepo, count: int, branch: str = "main", files_per_commit: int = 1) -> None:
     """``count`` commits on ``branch`` made in one ``git fast-import`` run (seconds for thousands)."""
     lines: list[bytes] = []
+    exists = repo.git("rev-parse", "--verify", "-q", f"refs/heads/{branch}", check=False).returncode == 0
     for number in range(1, count + 1):
         lines.append(f"commit refs/heads/{branch}\n".encode())
         lines.append(f"committer Test Author <author@example.org> {1_700_000_000 + number} +0000\n".encode())
         message = f"change {number}\n".encode()
         lines.append(b"data %d\n%s" % (len(message), message))
-        if number > 1:
+        if number == 1 and exists:  # later commits continue from the branch fast-import is building
             lines.append(f"from refs/heads/{branch}^0\n".encode())
         for index in range(files_per_commit):
             body = f"name: service-{number}-{index}\nreplicas: {number % 7}\n".encode()

@@ -42,9 +42,7 @@ def rev_list(git: Git, include: Sequence[str] = (), exclude: Sequence[str] = (),
         args.append("--all")
     if not_existing_refs:
         args += ["--not", "--all"]  # git reads the --stdin lines as positive all the same
-    lines = list(include)
-    if exclude:
-        lines += ["--not", *exclude]
+    lines = [*include, *(f"^{rev}" for rev in exclude)]  # older git takes no --not on stdin
     out = git.run(*args, "--stdin", input=("\n".join(lines) + "\n").encode() if lines else b"")
     return out.decode().split()
 
