@@ -150,3 +150,16 @@ def test_references_pass(repo, cli, value):
     work = repo()
     work.stage({"app.env": f"DB_PASSWORD={value}\n"})
     assert hook(work, cli).returncode == 0
+
+
+def test_concluding_a_merge_reports_only_what_the_merge_itself_adds(repo, cli, token):
+    work = repo()
+    work.commit("init", {"a.yml": "x: 1\n"})
+    work.git("checkout", "-q", "-b", "legacy")
+    work.commit("legacy", {"old.env": f"API_TOKEN={token(24)}\n"})  # committed before the hook existed
+    work.git("checkout", "-q", "main")
+    work.commit("main work", {"a.yml": "x: 2\n"})
+    work.git("merge", "-q", "--no-commit", "--no-ff", "legacy")
+    assert hook(work, cli).returncode == 0
+    work.stage({"old.env": f"API_TOKEN={token(24)}\n"})  # an edit made while resolving the merge
+    assert hook(work, cli).returncode == BLOCKED

@@ -143,3 +143,14 @@ def test_first_push_to_an_empty_server(server, token):
     work.commit("one", {"a.ini": f"[db]\npassword = {token(20)}\n"})
     result = push(work, "main")
     assert result.returncode != 0 and "a.ini:2" in result.stderr.decode()
+
+
+def test_several_refs_in_one_push_scan_shared_commits_once(server, token):
+    _, work = server
+    work.commit("init", {"a.txt": "a\n"})
+    leak = work.commit("leak", {"b.env": f"API_TOKEN={token(24)}\n"})
+    work.git("branch", "copy")
+    result = push(work, "main", "copy")
+    err = result.stderr.decode()
+    assert result.returncode != 0
+    assert err.count(f"{leak[:12]} b.env:1") == 1  # reported under the first ref only
