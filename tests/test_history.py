@@ -95,3 +95,13 @@ def test_table_names_the_commit(repo, cli, token):
     leak = work.commit("leak", {"a.env": f"API_TOKEN={token(24)}\n"})
     run = cli("scan", "--git", str(work.path), "--no-progress", env=work.env)
     assert f"{leak[:12]}:a.env:1" in run.stdout
+
+
+def test_paths_that_are_not_utf8_and_blobs_over_the_cap(repo, cli, token):
+    work = repo()
+    work.commit("odd", {"conf\udcff.env": f"API_TOKEN={token(24)}\n", "big.txt": "line\n" * 40_000})
+    status, report = history(cli, work, "--max-file-size", "100K")
+    assert status == 2  # a blob left unscanned makes the report incomplete
+    assert [f["path"] for f in report["findings"]] == ["conf\\xff.env"]
+    [error] = [e for e in report["errors"] if e["path"].endswith("big.txt")]
+    assert error["severity"] == "error" and "larger than" in error["reason"]
