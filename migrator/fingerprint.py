@@ -21,6 +21,10 @@ from pathlib import Path
 ENV_KEY = "VAULTSHIFT_FINGERPRINT_KEY"
 PREFIX = "hmac-sha256:"
 _FINGERPRINT_HEX = 32  # 128 bits: collision-free for any inventory, short enough to read
+_KEY_ID_HEX = 16
+# 0xff never occurs in UTF-8 (not even with surrogatepass), so no value's fingerprint can
+# equal the key id: the two uses of the key are domain-separated.
+_KEY_ID_MESSAGE = b"\xffvaultshift key id"
 
 
 class FingerprintKeyError(ValueError):
@@ -93,6 +97,15 @@ class Fingerprinter:
 
     def __repr__(self) -> str:
         return "Fingerprinter(<key hidden>)"
+
+    @property
+    def key_id(self) -> str:
+        """A short public name for the key (16 hex digits of an HMAC under it), never the key.
+
+        Two fingerprints can only be compared when they were made with the same key; a baseline
+        records the key id so that a mismatch is an error rather than a silent "nothing accepted".
+        """
+        return hmac.new(self._key, _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:_KEY_ID_HEX]
 
     def __call__(self, value: str) -> str:
         digest = hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 from migrator.discover.walker import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
+    from migrator.discover.baseline import Baseline
     from migrator.discover.models import ScanResult
+    from migrator.discover.scanner import ValueObserver
+    from migrator.fingerprint import Fingerprinter
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -50,12 +53,26 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
 
 
-def run_scanner(args: argparse.Namespace, accepted: frozenset[str] = frozenset()) -> ScanResult:
-    """Scan ``args.paths`` with the shared source options."""
+def make_fingerprinter(args: argparse.Namespace) -> Fingerprinter:
+    from migrator.fingerprint import Fingerprinter, load_key
+
+    return Fingerprinter(load_key(args.fingerprint_key_file))
+
+
+def load_baseline(args: argparse.Namespace, path: str) -> Baseline:
+    """The baseline at ``path``; an error if it was made with another fingerprint key."""
+    from migrator.discover import baseline as baseline_file
+
+    return baseline_file.load(path, key_id=make_fingerprinter(args).key_id)
+
+
+def run_scanner(args: argparse.Namespace, baseline: Baseline | None = None,
+                fingerprinter: Fingerprinter | None = None, value_observer: ValueObserver | None = None) -> ScanResult:
+    """Scan ``args.paths`` with the shared source options; findings ``baseline`` accepts are dropped."""
+    from migrator.discover.baseline import EMPTY
     from migrator.discover.models import Confidence
     from migrator.discover.scanner import Scanner, ScanOptions
     from migrator.discover.walker import WalkOptions, walk
-    from migrator.fingerprint import Fingerprinter, load_key
     from migrator.report.progress import ProgressBar
 
     for pattern in args.exclude:
@@ -70,10 +87,11 @@ def run_scanner(args: argparse.Namespace, accepted: frozenset[str] = frozenset()
             use_ignore_files=not args.no_ignore_files,
         ),
         min_confidence=Confidence.parse(args.min_confidence),
-        baseline=accepted,
+        baseline=baseline if baseline is not None else EMPTY,
         include_uuids=args.uuids,
+        value_observer=value_observer,
     )
-    scanner = Scanner(Fingerprinter(load_key(args.fingerprint_key_file)), options)
+    scanner = Scanner(fingerprinter or make_fingerprinter(args), options)
     progress = None
     if not args.no_progress and sys.stderr.isatty():
         progress = ProgressBar()

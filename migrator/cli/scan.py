@@ -8,7 +8,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from migrator.cli.common import add_source_options, check_output, exit_status, run_scanner, write_report
+from migrator.cli.common import (
+    add_source_options,
+    check_output,
+    exit_status,
+    load_baseline,
+    run_scanner,
+    write_report,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +42,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from migrator.report import json_report, sarif, table
 
     check_output(args.output)
-    accepted: frozenset[str] = frozenset()
-    if args.baseline:
-        accepted = baseline_file.fingerprints(baseline_file.load(args.baseline))
+    accepted = load_baseline(args, args.baseline) if args.baseline else baseline_file.EMPTY
     result = run_scanner(args, accepted)
 
     if args.format == "json":

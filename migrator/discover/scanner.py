@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migrator.discover.baseline import EMPTY, Baseline
 from migrator.discover.detectors import EntryDetector, Hit, TextDetector, entry_detectors, text_detectors
 from migrator.discover.detectors.keyword import KEYWORD_HINT, name_value_pairs, wanted_entry
 from migrator.discover.document import Document
@@ -25,14 +26,18 @@ from migrator.discover.walker import SourceFile, WalkOptions, walk
 from migrator.fingerprint import Fingerprinter, hint
 
 ProgressCallback = Callable[[int, int, str], None]
+# Called with each reported finding and its value, for in-process matching that needs the value
+# itself (importing another tool's baseline by its hashes). It must neither keep nor show the value.
+ValueObserver = Callable[[Finding, str], None]
 
 
 @dataclass
 class ScanOptions:
     walk: WalkOptions = field(default_factory=WalkOptions)
     min_confidence: Confidence = Confidence.LOW
-    baseline: frozenset[str] = frozenset()
+    baseline: Baseline = EMPTY  # findings it accepts are dropped (counted under "baseline")
     include_uuids: bool = True  # report bare UUIDs (low confidence) unless they name a non-secret thing
+    value_observer: ValueObserver | None = None
 
 
 @dataclass
@@ -91,22 +96,23 @@ class Scanner:
                 result.dropped[reason] = result.dropped.get(reason, 0) + 1
                 continue
             fingerprint = self.fingerprint(candidate.value)
-            if fingerprint in self.options.baseline:
+            if self.options.baseline.accepts(fingerprint, doc.path, candidate.key_path):
                 result.dropped["baseline"] = result.dropped.get("baseline", 0) + 1
                 continue
-            result.findings.append(
-                Finding(
-                    path=doc.path,
-                    span=candidate.span,
-                    key_path=candidate.key_path,
-                    kind=candidate.kind,
-                    rule=candidate.rule,
-                    confidence=candidate.confidence,
-                    fingerprint=fingerprint,
-                    hint=hint(candidate.value),
-                    reader=reader_name,
-                )
+            finding = Finding(
+                path=doc.path,
+                span=candidate.span,
+                key_path=candidate.key_path,
+                kind=candidate.kind,
+                rule=candidate.rule,
+                confidence=candidate.confidence,
+                fingerprint=fingerprint,
+                hint=hint(candidate.value),
+                reader=reader_name,
             )
+            result.findings.append(finding)
+            if self.options.value_observer is not None:
+                self.options.value_observer(finding, candidate.value)
         return result
 
     def _filtered(self, candidate: Candidate, doc: Document) -> str | None:
