@@ -1,7 +1,8 @@
 """``vaultshift baseline``: accept reviewed findings so that scans and hooks report only new ones.
 
 ``create`` writes one, ``update`` re-scans and keeps it current, ``audit`` says where each
-accepted secret is now (or that it is gone). The engine is in migrator.discover.baseline.
+accepted secret is now (or that it is gone), ``import`` converts a detect-secrets baseline or a
+gitleaks report. The engine is in migrator.discover.baseline and baseline_import.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from migrator.discover.baseline import DEFAULT_FILE
 if TYPE_CHECKING:
     from migrator.discover.baseline import BaselineEntry
     from migrator.discover.models import Finding, ScanResult
+
+_MISSING_SHOWN = 10  # import: how many not-found entries to name
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     baseline = sub.add_parser(
@@ -72,6 +76,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "(repeatable; the text must not contain the secret)")
     audit.set_defaults(handler=run_audit)
 
+    imports = actions.add_parser(
+        "import", help="convert a detect-secrets baseline or a gitleaks report",
+        description="Scan PATHs and accept the findings the other tool's file points at: detect-secrets "
+                    "entries by the SHA-1 of the value in the same file, gitleaks findings by value in the "
+                    "same file (a redacted report: by file and line). Run it where the other tool ran.")
+    imports.add_argument("--from", dest="source", required=True, metavar="{detect-secrets,gitleaks}",
+                         help="the tool that wrote SOURCE_FILE")
+    imports.add_argument("source_file", metavar="SOURCE_FILE",
+                         help="detect-secrets baseline (.secrets.baseline) or gitleaks JSON report")
+    add_source_options(imports)
+    imports.add_argument("-o", "--output", default=DEFAULT_FILE, metavar="FILE",
+                         help=f"baseline file to write (default {DEFAULT_FILE})")
+    imports.set_defaults(handler=run_import)
 
 
 # -- shared ------------------------------------------------------------------------------------------
@@ -210,3 +227,36 @@ def run_audit(args: argparse.Namespace) -> int:
         return status
     return EXIT_FINDINGS if stale and not args.prune else EXIT_CLEAN
 
+
+# -- import --------------------------------------------------------------------------------------
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from migrator.discover import baseline as baseline_file
+    from migrator.discover import baseline_import
+
+    if args.source not in baseline_import.SOURCES:
+        raise UsageError(f"--from {args.source!r}: cannot import from it; use {' or '.join(baseline_import.SOURCES)}")
+    _check_writable(args.output)
+    records = baseline_import.read(args.source, args.source_file)
+    fingerprinter = make_fingerprinter(args)
+    matcher = baseline_import.Matcher(records, args.paths)
+    result = run_scanner(args, fingerprinter=fingerprinter, value_observer=matcher)
+    status = _report_errors(result)
+    imported = matcher.result(result.findings, fingerprinter.key_id)
+    baseline_file.save(args.output, imported.baseline)
+
+    line = f"{len(imported.matched)} imported"
+    if imported.missing:
+        shown = ", ".join(record.location for record in imported.missing[:_MISSING_SHOWN])
+        more = len(imported.missing) - _MISSING_SHOWN
+        line += (f", {len(imported.missing)} not found in the current tree: {shown}"
+                 + (f" (and {more} more)" if more > 0 else ""))
+    print(line, file=sys.stderr)
+    print(f"{_plural(len(imported.baseline), 'baseline entry', 'baseline entries')} written to {args.output}",
+          file=sys.stderr)
+    if imported.uncovered:
+        print(f"{_plural(imported.uncovered, 'current finding')} not in the imported baseline: review "
+              f"{'it' if imported.uncovered == 1 else 'them'} with `vaultshift scan --baseline {args.output}`",
+              file=sys.stderr)
+    return status
