@@ -134,9 +134,11 @@ def test_install_respects_hooks_path_and_foreign_hooks(repo, cli):
 
 
 def test_pre_commit_hooks_manifest_is_valid():
+    from pathlib import Path
+
     import yaml
 
-    from conftest import ROOT
+    ROOT = Path(__file__).resolve().parent.parent
 
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     [entry] = [h for h in hooks if h["id"] == "vaultshift"]

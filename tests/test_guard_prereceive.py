@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gitrepo import GitRepo, fast_import_commits
 
 ZERO = "0" * 40
@@ -73,7 +72,7 @@ def test_only_new_commits_are_scanned(server, repo, cli, token):
 
 
 def test_a_tag_on_a_leaking_commit_and_a_force_push_that_removes_it(server, token):
-    bare, work = server
+    _bare, work = server
     work.commit("init", {"a.txt": "a\n"})
     assert push(work, "main").returncode == 0
     work.commit("leak", {"deploy.sh": f"export AWS_SECRET_ACCESS_KEY={token(40)}\n"})
@@ -88,7 +87,7 @@ def test_a_tag_on_a_leaking_commit_and_a_force_push_that_removes_it(server, toke
 
 
 def test_baseline_and_allow_comments_are_honoured(server, cli, token):
-    bare, work = server
+    _bare, work = server
     work.commit("allowed", {"a.env": f"API_TOKEN={token(24)} # vaultshift: allow\n"})
     assert push(work, "main").returncode == 0
 

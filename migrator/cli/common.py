@@ -14,7 +14,7 @@ from migrator.discover.walker import DEFAULT_MAX_FILE_SIZE
 if TYPE_CHECKING:
     from migrator.discover.baseline import Baseline
     from migrator.discover.models import ScanResult
-    from migrator.discover.scanner import ValueObserver
+    from migrator.discover.scanner import Scanner, ValueObserver
     from migrator.fingerprint import Fingerprinter
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -66,14 +66,13 @@ def load_baseline(args: argparse.Namespace, path: str) -> Baseline:
     return baseline_file.load(path, key_id=make_fingerprinter(args).key_id)
 
 
-def run_scanner(args: argparse.Namespace, baseline: Baseline | None = None,
-                fingerprinter: Fingerprinter | None = None, value_observer: ValueObserver | None = None) -> ScanResult:
-    """Scan ``args.paths`` with the shared source options; findings ``baseline`` accepts are dropped."""
+def make_scanner(args: argparse.Namespace, baseline: Baseline | None = None,
+                 fingerprinter: Fingerprinter | None = None, value_observer: ValueObserver | None = None) -> Scanner:
+    """The scanner the shared source options describe."""
     from migrator.discover.baseline import EMPTY
     from migrator.discover.models import Confidence
     from migrator.discover.scanner import Scanner, ScanOptions
     from migrator.discover.walker import WalkOptions, walk
-    from migrator.report.progress import ProgressBar
 
     for pattern in args.exclude:
         try:
@@ -91,7 +90,15 @@ def run_scanner(args: argparse.Namespace, baseline: Baseline | None = None,
         include_uuids=args.uuids,
         value_observer=value_observer,
     )
-    scanner = Scanner(fingerprinter or make_fingerprinter(args), options)
+    return Scanner(fingerprinter or make_fingerprinter(args), options)
+
+
+def run_scanner(args: argparse.Namespace, baseline: Baseline | None = None,
+                fingerprinter: Fingerprinter | None = None, value_observer: ValueObserver | None = None) -> ScanResult:
+    """Scan ``args.paths`` with the shared source options; findings ``baseline`` accepts are dropped."""
+    from migrator.report.progress import ProgressBar
+
+    scanner = make_scanner(args, baseline, fingerprinter, value_observer)
     progress = None
     if not args.no_progress and sys.stderr.isatty():
         progress = ProgressBar()

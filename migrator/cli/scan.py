@@ -6,16 +6,23 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from migrator.cli.common import (
+    UsageError,
     add_source_options,
     check_output,
     exit_status,
     load_baseline,
+    make_scanner,
     run_scanner,
     write_report,
 )
+from migrator.discover.baseline import Baseline
+from migrator.discover.models import Finding, ScanResult
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="colour the table (default auto: on a terminal, unless NO_COLOR is set)")
     scan.add_argument("-o", "--output", help="write the report to this file instead of standard output")
     scan.add_argument("--baseline", metavar="FILE", help="accepted fingerprints (vaultshift baseline JSON)")
+    scan.add_argument("--git", action="store_true",
+                      help="scan the git history of the repository at PATH instead of its files: every blob "
+                           "once, each finding with the commits that introduced it")
+    scan.add_argument("--since", metavar="REV",
+                      help="with --git: only commits not reachable from REV (what came after it)")
     scan.set_defaults(handler=run_scan)
 
 
@@ -43,17 +55,27 @@ def run_scan(args: argparse.Namespace) -> int:
 
     check_output(args.output)
     accepted = load_baseline(args, args.baseline) if args.baseline else baseline_file.EMPTY
-    result = run_scanner(args, accepted)
+    if args.since and not args.git:
+        raise UsageError("--since needs --git")
+    annotate = None
+    if args.git:
+        result, annotate = _scan_history(args, accepted)
+    else:
+        result = run_scanner(args, accepted)
 
     if args.format == "json":
-        report = json_report.render(result)
+        report = json_report.render(result, annotate)
     elif args.format == "sarif":
         report = sarif.render(result)
     else:
         stream_is_tty = sys.stdout.isatty() and not args.output
         color = args.color == "always" or (args.color == "auto" and stream_is_tty and "NO_COLOR" not in os.environ)
         width = shutil.get_terminal_size().columns if stream_is_tty else None
-        report = table.render(result, color=color, width=width)
+        shown = result
+        if annotate is not None:  # name the commit that introduced each finding
+            shown = ScanResult([replace(f, path=f"{annotate(f)['commit'][:12]}:{f.path}") for f in result.findings],
+                               result.errors, result.stats)
+        report = table.render(shown, color=color, width=width)
     if args.output:
         write_report(Path(args.output), report)
         if args.format != "table":
@@ -61,3 +83,20 @@ def run_scan(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(report)
     return exit_status(result)
+
+
+def _scan_history(args: argparse.Namespace,
+                  accepted: Baseline) -> tuple[ScanResult, Callable[[Finding], dict[str, Any]]]:
+    from migrator.git.history import scan_history
+    from migrator.git.repo import Git
+
+    if len(args.paths) != 1:
+        raise UsageError("--git scans one repository: give one PATH")
+    history = scan_history(Git(args.paths[0]), make_scanner(args, accepted), args.max_file_size, args.since,
+                           tuple(args.exclude))
+
+    def annotate(finding: Finding) -> dict[str, Any]:
+        commits = [c.to_dict() for c in history.introductions(finding)]
+        return {"commit": commits[0]["commit"] if commits else "", "commits": commits}
+
+    return history.result, annotate
