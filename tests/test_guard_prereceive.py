@@ -86,10 +86,27 @@ def test_a_tag_on_a_leaking_commit_and_a_force_push_that_removes_it(server, toke
     assert forced.returncode == 0, forced.stderr.decode()
 
 
-def test_baseline_and_allow_comments_are_honoured(server, cli, token):
+def test_allow_comments_and_the_committed_baseline_are_honoured(server, cli, token):
     _bare, work = server
     work.commit("allowed", {"a.env": f"API_TOKEN={token(24)} # vaultshift: allow\n"})
     assert push(work, "main").returncode == 0
+    work.write({"b.env": f"API_TOKEN={token(24)}\n"})
+    created = cli("baseline", "create", ".", "-o", ".vaultshift-baseline.json", env=work.env, cwd=work.path)
+    assert created.returncode == 0, created.stderr
+    work.commit("accepted", {"b.env": (work.path / "b.env").read_text(),
+                             ".vaultshift-baseline.json": (work.path / ".vaultshift-baseline.json").read_text()})
+    result = push(work, "main")
+    assert result.returncode == 0, result.stderr.decode()
+    work.commit("new one", {"c.env": f"API_TOKEN={token(24)}\n"})
+    result = push(work, "main")
+    assert result.returncode != 0 and "c.env:1" in result.stderr.decode()
+
+
+def test_a_broken_committed_baseline_is_named(server):
+    _bare, work = server
+    work.commit("bad", {".vaultshift-baseline.json": "{not json"})
+    err = push(work, "main").stderr.decode()
+    assert "refs/heads/main:.vaultshift-baseline.json: baseline is not valid JSON" in err
 
 
 def _objects_without_refs(bare: GitRepo, work: GitRepo, count: int) -> str:

@@ -69,16 +69,20 @@ def _add_hook_options(parser: argparse.ArgumentParser) -> None:
                         help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
 
 
-def _scanner(args: argparse.Namespace, baseline_path: Path | None) -> Scanner:
+def _scanner(args: argparse.Namespace, baseline: Path | tuple[str, bytes] | None) -> Scanner:
+    """A scanner for the hook options; ``baseline`` is a file, or ``(name, text)`` read from git."""
+    from migrator.cli.common import make_fingerprinter
     from migrator.discover import baseline as baseline_file
     from migrator.discover.models import Confidence
     from migrator.discover.scanner import Scanner, ScanOptions
-    from migrator.fingerprint import Fingerprinter, load_key
 
-    fingerprinter = Fingerprinter(load_key(args.fingerprint_key_file))
+    fingerprinter = make_fingerprinter(args)
     options = ScanOptions(min_confidence=Confidence.parse(args.min_confidence))
-    if baseline_path is not None:
-        options.baseline = baseline_file.load(baseline_path, key_id=fingerprinter.key_id)
+    if isinstance(baseline, Path):
+        options.baseline = baseline_file.load(baseline, key_id=fingerprinter.key_id)
+    elif baseline is not None:
+        name, data = baseline
+        options.baseline = baseline_file.loads(data.decode("utf-8", "replace"), name, key_id=fingerprinter.key_id)
     return Scanner(fingerprinter, options)
 
 
@@ -116,14 +120,20 @@ def run_pre_receive(args: argparse.Namespace) -> int:
     git = Git(".")
     git.check()
     updates = parse_updates(sys.stdin.read())
-    scanners: dict[str, Scanner] = {}
+    fixed = _scanner(args, Path(args.baseline)) if args.baseline else None
+    plain: list[Scanner] = []
 
     def scanner_for(update: RefUpdate) -> Scanner:
-        path = Path(args.baseline) if args.baseline else None
-        key = str(path)
-        if key not in scanners:
-            scanners[key] = _scanner(args, path)
-        return scanners[key]
+        """--baseline FILE for every ref, else the baseline committed in the pushed tree."""
+        if fixed is not None:
+            return fixed
+        spec = f"{update.new}:{BASELINE_NAME}"
+        data = git.read_file(spec)
+        if data is not None:
+            return _scanner(args, (f"{update.ref}:{BASELINE_NAME}", data))
+        if not plain:
+            plain.append(_scanner(args, None))
+        return plain[0]
 
     budget = args.time_budget if args.time_budget > 0 else None
     push = scan_push(git, updates, scanner_for, args.max_file_size, budget, tuple(args.exclude))

@@ -231,11 +231,18 @@ def _entry(path: str | os.PathLike[str], number: int, item: object) -> BaselineE
 def load(path: str | os.PathLike[str], key_id: str | None = None) -> Baseline:
     """Read a baseline; with ``key_id`` (the current Fingerprinter's), refuse one made with another key."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise BaselineError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise BaselineError(f"{path}: baseline is not UTF-8 text") from None
+    return loads(text, path, key_id)
+
+
+def loads(text: str, path: str | os.PathLike[str], key_id: str | None = None) -> Baseline:
+    """Parse a baseline's text; ``path`` names it in errors (a file, or ``REV:PATH`` in git)."""
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{path}: baseline is not valid JSON (line {exc.lineno})") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):

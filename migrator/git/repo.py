@@ -88,13 +88,17 @@ class Git:
         """The id of the empty tree in this repository's hash (SHA-1 or SHA-256)."""
         return self.run("hash-object", "-t", "tree", "--stdin", input=b"").decode().strip()
 
-    def lines_of(self, spec: str) -> list[str]:
-        """Lines of the file ``spec`` names (``REV:PATH``, ``:PATH`` in the index); none when it
-        does not exist."""
+    def read_file(self, spec: str) -> bytes | None:
+        """The file ``spec`` names (``REV:PATH``, ``:PATH`` in the index), or None when there is none."""
         try:
-            return self.run("cat-file", "-p", spec).decode("utf-8", "replace").splitlines()
+            return self.run("cat-file", "blob", spec)
         except GitError:
-            return []
+            return None
+
+    def lines_of(self, spec: str) -> list[str]:
+        """Lines of the file ``spec`` names; none when it does not exist."""
+        data = self.read_file(spec)
+        return data.decode("utf-8", "replace").splitlines() if data else []
 
     def commit_info(self, oids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
         """``{oid: (author name, ISO date, subject)}`` for ``oids``, in one call."""
