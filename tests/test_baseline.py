@@ -10,21 +10,13 @@ import secrets
 from pathlib import Path
 
 import pytest
+from assertions import one_line_error
 
 from migrator.discover import baseline as baseline_file
 from migrator.discover.baseline import Baseline, BaselineEntry, BaselineError
 from migrator.fingerprint import ENV_KEY, Fingerprinter
 
 FP = "hmac-sha256:" + "0" * 32
-
-
-def one_line_error(proc, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("vaultshift: error: "), proc.stderr
-    for needle in needles:
-        assert needle in lines[0]
 
 
 def entries(path: Path) -> list[tuple[str, str, str]]:

@@ -8,21 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from assertions import one_line_error
 
 from migrator.discover.baseline_import import Record, read_gitleaks
 
 
 def sha1(value: str) -> str:
     return hashlib.sha1(value.encode()).hexdigest()
-
-
-def one_line_error(proc, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("vaultshift: error: "), proc.stderr
-    for needle in needles:
-        assert needle in lines[0]
 
 
 def assert_no_value(text: str, values: dict[str, str], where: str) -> None:

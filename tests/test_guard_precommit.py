@@ -8,6 +8,7 @@ import stat
 import uuid
 
 import pytest
+from assertions import one_line_error
 
 BLOCKED = 1
 
@@ -96,9 +97,7 @@ def test_binary_huge_submodule_and_odd_paths(repo, cli, token):
 
 
 def test_not_a_repository_is_one_line(tmp_path, cli, git_cli_env):
-    run = cli("guard", "pre-commit", env=git_cli_env, cwd=tmp_path)
-    assert run.returncode == 2
-    assert run.stderr.count("\n") == 1 and "not a git repository" in run.stderr
+    one_line_error(cli("guard", "pre-commit", env=git_cli_env, cwd=tmp_path), "not a git repository")
 
 
 def test_installed_hook_blocks_a_real_commit(repo, cli, token):

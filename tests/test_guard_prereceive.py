@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from assertions import one_line_error
 from gitrepo import GitRepo, fast_import_commits
 
 ZERO = "0" * 40
@@ -149,9 +150,8 @@ def test_a_push_of_ten_thousand_commits_ends_with_a_clear_verdict(server, cli):
 
 def test_malformed_stdin_is_one_line(server, cli):
     bare, _ = server
-    run = cli("guard", "pre-receive", env=bare.env, cwd=bare.path, input="not a ref update\n")
-    assert run.returncode == 2
-    assert run.stderr.strip().count("\n") == 0 and "stdin line 1" in run.stderr
+    one_line_error(cli("guard", "pre-receive", env=bare.env, cwd=bare.path, input="not a ref update\n"),
+                   "stdin line 1")
 
 
 def test_first_push_to_an_empty_server(server, token):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from assertions import one_line_error
 from gitrepo import GitRepo, fast_import_commits
 
 
@@ -74,8 +75,7 @@ def test_empty_repository_and_not_a_repository(repo, cli, tmp_path, git_cli_env)
     work = repo()
     status, report = history(cli, work)
     assert status == 0 and report["findings"] == []
-    run = cli("scan", "--git", str(tmp_path), env=git_cli_env)
-    assert run.returncode == 2 and "not a git repository" in run.stderr and run.stderr.count("\n") == 1
+    one_line_error(cli("scan", "--git", str(tmp_path), env=git_cli_env), "not a git repository")
 
 
 def test_shallow_clone_says_what_is_missing(repo, cli, token, tmp_path):
