@@ -292,3 +292,10 @@ def test_baseline_create_then_scan_reports_only_new_secrets(cli, tree, token, tm
     assert proc.returncode == 1
     assert [f["key_path"] for f in json.loads(proc.stdout)["findings"]] == ["API_TOKEN"]
 
+
+
+@pytest.mark.parametrize("command", ["guard", "baseline"])
+def test_a_command_without_its_action_prints_its_own_help(cli, command):
+    run = cli(command)
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"usage: vaultshift {command} ")

@@ -30,11 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        parser.print_help(sys.stderr)
+        # ``vaultshift guard`` without a hook: the help of the deepest command given.
+        chosen = parser
+        for name in (args.command, getattr(args, "hook", None) or getattr(args, "action", None)):
+            choices = _subcommands(chosen)
+            if name and name in choices:
+                chosen = choices[name]
+        chosen.print_help(sys.stderr)
         return EXIT_ERROR
     from migrator.discover.baseline import BaselineError
     from migrator.fingerprint import FingerprintKeyError
