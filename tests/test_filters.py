@@ -293,3 +293,13 @@ def test_baseline_drops_accepted_fingerprints_and_keeps_new_ones(scan, token, tm
     changed = scan({**files, "new.env": f"API_SECRET={fresh}\n"}, baseline=accepted)
     assert rules(changed) == [("API_SECRET", "keyword-secret")]
     assert changed.findings[0].path == "new.env"
+
+
+def test_bare_uuid_in_program_source_or_a_urn_dropped(scan):
+    value = str(uuid.uuid4())
+    result = scan({"known_folders.py": f'FOLDERID_Downloads = "{{{value}}}"\n',
+                   "sbom.json": f'{{"serialNumber": "urn:uuid:{value}"}}\n'})
+    assert result.findings == []
+    assert dropped(result, "uuid-identifier") == 2
+    kept = scan({"api.py": f'API_KEY = "{value}"\n'})  # a credential key in code: the keyword detector's
+    assert [(f.rule, f.key_path) for f in kept.findings] == [("keyword-api-key", "API_KEY")]

@@ -2,7 +2,8 @@
 
 A UUID is reported (at low confidence) unless its key names what it identifies: ``tenant_id``,
 ``subscriptionId``, ``uid``, ``ProjectGuid``, ``X-Request-Id``. Those are identifiers that
-platforms print in consoles and URLs, never credentials. A UUID under a credential key
+platforms print in consoles and URLs, never credentials. So are ``urn:uuid:`` names and bare GUID
+constants in program source (a key in code is found by the keyword detector, not this one). A UUID under a credential key
 (``consul_token``) is kept whatever its detector; one under a bare ``id`` or no key at all is left
 to the UUID detector's low confidence, since tools such as API clients keep their keys there.
 """
@@ -44,5 +45,10 @@ class UuidIdentifier(Filter):
         if not UUID.match(candidate.value.strip()):
             return False
         if candidate.detector == "uuid":
+            if candidate.in_code:  # GUID constants in program source (COM, known folders, tests)
+                return True
+            start = candidate.span.start
+            if doc.data[max(0, start - 9):start].lower() == b"urn:uuid:":  # a URN names a thing
+                return True
             return names_an_identifier(candidate.key or candidate.key_path)
         return candidate.kind not in CREDENTIAL_KINDS
