@@ -40,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     scan.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="colour the table (default auto: on a terminal, unless NO_COLOR is set)")
     scan.add_argument("-o", "--output", help="write the report to this file instead of standard output")
-    scan.add_argument("--baseline", metavar="FILE", help="report only findings this baseline does not accept (see `vaultshift baseline`)")
+    scan.add_argument("--baseline", metavar="FILE",
+                      help="report only findings this baseline does not accept (see `vaultshift baseline`)")
     scan.add_argument("--git", action="store_true",
                       help="scan the git history of the repository at PATH instead of its files: every blob "
                            "once, each finding with the commits that introduced it")

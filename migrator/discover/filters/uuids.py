@@ -2,10 +2,11 @@
 
 A UUID is reported (at low confidence) unless its key names what it identifies: ``tenant_id``,
 ``subscriptionId``, ``uid``, ``ProjectGuid``, ``X-Request-Id``. Those are identifiers that
-platforms print in consoles and URLs, never credentials. So are ``urn:uuid:`` names and bare GUID
-constants in program source (a key in code is found by the keyword detector, not this one). A UUID under a credential key
-(``consul_token``) is kept whatever its detector; one under a bare ``id`` or no key at all is left
-to the UUID detector's low confidence, since tools such as API clients keep their keys there.
+platforms print in consoles and URLs, never credentials. So are ``urn:uuid:`` names and bare
+GUID constants in program source (a key in code is found by the keyword detector, not this one).
+A UUID under a credential key (``consul_token``) is kept whatever its detector; one under a bare
+``id`` or no key at all is left to the UUID detector's low confidence, since tools such as API
+clients keep their keys there.
 """
 
 from __future__ import annotations
