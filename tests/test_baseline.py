@@ -318,7 +318,16 @@ def test_a_bad_baseline_is_a_one_line_error_naming_the_file(cli, project, tmp_pa
     path = tmp_path / "bad.json"
     if content is not None:
         path.write_text(content)
+    elif command[1] == "update":
+        pytest.skip("a first update creates the baseline (test_update_creates_a_missing_baseline)")
     one_line_error(cli(*command, str(path), str(project[0])), str(path), message)
+
+
+def test_update_creates_a_missing_baseline(cli, project, tmp_path):
+    path = tmp_path / "new.json"
+    run = cli("baseline", "update", "-b", str(path), str(project[0]))
+    assert run.returncode == 0, run.stderr
+    assert "added" in run.stderr and json.loads(path.read_text())["entries"]
 
 
 def test_create_into_a_missing_directory_is_a_one_line_error(cli, project, tmp_path):

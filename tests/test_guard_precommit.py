@@ -66,7 +66,9 @@ def test_allow_comment_baseline_and_ignore_file(repo, cli, token):
     assert hook(work, cli).returncode == 0
     work.stage({"c.env": f"API_TOKEN={token(20)}\n"})
     assert hook(work, cli).returncode == BLOCKED
-    created = cli("baseline", "create", "c.env", "-o", ".vaultshift-baseline.json", env=work.env, cwd=work.path)
+    blocked = hook(work, cli)
+    assert "`vaultshift baseline update .`" in blocked.stderr  # the advice works as printed:
+    created = cli("baseline", "update", ".", env=work.env, cwd=work.path)
     assert created.returncode == 0, created.stderr
     run = hook(work, cli)  # the baseline at the top of the work tree is picked up
     assert run.returncode == 0, run.stderr

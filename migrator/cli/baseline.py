@@ -8,6 +8,7 @@ gitleaks report. The engine is in migrator.discover.baseline and baseline_import
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "scanned are kept)")
     add_source_options(update)
     update.add_argument("-b", "--baseline", default=DEFAULT_FILE, metavar="FILE",
-                        help=f"baseline file to update (default {DEFAULT_FILE})")
+                        help=f"baseline file to update, created when missing (default {DEFAULT_FILE})")
     update.add_argument("--keep-stale", action="store_true", help="keep entries that no longer match anything")
     update.set_defaults(handler=run_update)
 
@@ -148,7 +149,8 @@ def run_update(args: argparse.Namespace) -> int:
     from migrator.discover import baseline as baseline_file
 
     fingerprinter = make_fingerprinter(args)
-    current = baseline_file.load(args.baseline, key_id=fingerprinter.key_id)
+    missing = not os.path.lexists(args.baseline)  # a first update creates the baseline
+    current = baseline_file.EMPTY if missing else baseline_file.load(args.baseline, key_id=fingerprinter.key_id)
     result = run_scanner(args, fingerprinter=fingerprinter)
     status = _report_errors(result)
     done = baseline_file.update(current, result.findings, fingerprinter.key_id, args.keep_stale, _unscanned(result))

@@ -9,7 +9,7 @@ HOW_TO_FIX = (
     "  - move the value into your vault and read it at runtime instead,",
     "    then remove it from the change; rotate it if it ever left your machine;",
     "  - a false positive: add a `vaultshift: allow` comment on its line, or accept it with",
-    "    `vaultshift baseline update` and commit the baseline.",
+    "    `vaultshift baseline update .` at the top of the work tree and commit .vaultshift-baseline.json.",
 )
 
 
