@@ -48,12 +48,10 @@ class ChangeScan:
 class BlobScanner:
     """Scans changes' new blobs with the discovery engine; counts into ``stats``."""
 
-    def __init__(self, scanner: Scanner, blobs: BlobReader, ignore: GitIgnoreSpec | None = None,
-                 label: str = "") -> None:
+    def __init__(self, scanner: Scanner, blobs: BlobReader, ignore: GitIgnoreSpec | None = None) -> None:
         self.scanner = scanner
         self.blobs = blobs
         self.ignore = ignore
-        self.label = label  # prefixed to paths in errors (a commit), never to findings' paths
         self.stats = ScanStats()
         self._cache: dict[tuple[str, bytes], list[Finding]] = {}
 
