@@ -431,9 +431,30 @@ def history(tree: Tree, n_commits: int, new_rate: float, plant_rate: float, remo
         yield tree.commit(n - n_new, n_new, plant=plant, remove=remove)
 
 
-def typical_push(tree: Tree, n_commits: int, n_files: int, n_new: int, plant: int) -> Iterator[Commit]:
+@dataclass
+class TransientSecret:
+    """A fake secret that one commit adds and a later commit of the same push removes again: it
+    is in the pushed history, but not in the file at the pushed tip."""
+
+    path: str
+    slot: str
+    added: int  # index (0-based) of the commit that adds it, within the push
+    removed: int  # index of the commit that takes it out again
+    line: int  # 1-based line of the value in the file as commit `added` writes it
+
+
+def typical_push(tree: Tree, n_commits: int, n_files: int, n_new: int, plant: int,
+                 transient: tuple[int, int] | None = None,
+                 log: list[TransientSecret] | None = None) -> Iterator[Commit]:
     """n_commits commits touching n_files distinct files in all (n_new of them new), with `plant`
-    fake secrets spread over the first commits. Secrets are never removed, so all are at the tip."""
+    fake secrets spread over the first commits; these are never removed, so all are at the tip.
+
+    transient (added, removed): one more fake secret, planted by commit `added` (0-based) in one
+    of the files that commit touches and no other secret is planted in, and taken out again by
+    commit `removed`, which modifies that file once more (one more blob; the same n_files distinct
+    files). It draws on its own generator, so every other commit is the same as without it. Its
+    details are appended to `log`.
+    """
     existing = tree.rng.sample(sorted(tree.files), n_files - n_new)
     per = [n_files // n_commits + (i < n_files % n_commits) for i in range(n_commits)]
     news = [0] * n_commits
@@ -442,8 +463,46 @@ def typical_push(tree: Tree, n_commits: int, n_files: int, n_new: int, plant: in
         while news[i] >= per[i]:
             i = (i + 1) % n_commits
         news[i] += 1
+    if transient is not None and not 0 <= transient[0] < transient[1] < n_commits:
+        raise ValueError(f"transient {transient}: need 0 <= added < removed < {n_commits}")
+    held: TransientSecret | None = None
     for i, k in enumerate(per):
         modify, existing = existing[: k - news[i]], existing[k - news[i]:]
         here = min(plant, 2 if i % 2 == 0 else 1)
         plant -= here
-        yield tree.commit(len(modify), news[i], plant=here, candidates=modify)
+        c = tree.commit(len(modify), news[i], plant=here, candidates=modify)
+        if transient is not None and i == transient[0]:
+            c, secret = _plant_transient(tree, c, i, transient[1])
+            if log is not None:
+                log.append(secret)
+            held = secret
+        elif held is not None and i == held.removed:
+            c = _remove_transient(tree, c, held)
+        yield c
+
+
+def _plant_transient(tree: Tree, c: Commit, added: int, removed: int) -> tuple[Commit, TransientSecret]:
+    clean = sorted((f for f in c.files if not f.secrets), key=lambda f: f.path)
+    target = clean[0] if clean else min(c.files, key=lambda f: (len(f.secrets), f.path))
+    rng = random.Random(f"{target.seed}:transient")  # not tree.rng: the other commits stay the same
+    free = [slot for slot in SLOTS[target.kind] if slot not in target.secrets]
+    if not free:
+        raise ValueError(f"no free credential slot in {target.path}")
+    slot = rng.choice(free)
+    value = fake_secret(slot, rng)
+    live = tree.files[target.path]
+    live.secrets[slot] = value
+    written = copy.deepcopy(live)
+    needle = value.partition(":")[0] if slot == "aws" else value
+    line = next(n for n, text in enumerate(written.render().decode().splitlines(), 1) if needle in text)
+    files = [written if f.path == target.path else f for f in c.files]
+    return Commit(c.message, files, c.planted + 1), TransientSecret(target.path, slot, added, removed, line)
+
+
+def _remove_transient(tree: Tree, c: Commit, secret: TransientSecret) -> Commit:
+    live = tree.files[secret.path]
+    live.version += 1
+    live.secrets.pop(secret.slot)
+    files = [f for f in c.files if f.path != secret.path] + [copy.deepcopy(live)]
+    names = ", ".join(sorted({f.service for f in files}))
+    return Commit(f"update {names} config", files, c.planted)
