@@ -116,9 +116,11 @@ def test_basic_authorization_recognised_by_what_it_encodes(scan, token):
 
 
 def test_bare_uuids_reported_at_low_confidence_unless_turned_off(scan):
-    files = {"collection.json": json.dumps({"info": {"_postman_id": str(uuid.uuid4())},
-                                            "item": [{"id": str(uuid.uuid4())}]}, indent=2)}
-    assert [(f.rule, str(f.confidence)) for f in scan(files).findings] == [("uuid", "low"), ("uuid", "low")]
+    files = {"collection.json": json.dumps({"info": {"_postman_id": str(uuid.uuid4())},  # names an id: dropped
+                                            "item": [{"id": str(uuid.uuid4())}, {"value": str(uuid.uuid4())}]},
+                                           indent=2)}
+    assert [(f.rule, f.key_path, str(f.confidence)) for f in scan(files).findings] == [
+        ("uuid", "item[0].id", "low"), ("uuid", "item[1].value", "low")]
     assert scan(files, include_uuids=False).findings == []
     assert scan(files, min_confidence=Confidence.MEDIUM).findings == []
 

@@ -191,13 +191,14 @@ def test_bare_uuid_reported_at_low_confidence(scan):
 
 
 @pytest.mark.parametrize("key", ["tenantId", "AZURE_TENANT_ID", "metadata.uid", "ProjectGuid", "role_id",
-                                 "x-correlation-id", "dashboard.uid", "ownerReferences[0].uid"])
+                                 "x-correlation-id", "dashboard.uid", "ownerReferences[0].uid", "anchoredSiteId",
+                                 "fault_domain_id", "drive_ids[0]", "uuid"])
 def test_identifier_keys(key):
     assert names_an_identifier(key)
 
 
 @pytest.mark.parametrize("key", ["id", "secret_id", "SecretID", "consul_token", "HEROKU_API_KEY", "apikey",
-                                 "valid", "fluid", "guide", "", "auth[0]"])
+                                 "valid", "fluid", "guide", "", "auth[0]", "idRef", "session_id", "X-Auth-Id"])
 def test_keys_that_do_not_name_an_identifier(key):
     assert not names_an_identifier(key)
 
@@ -295,11 +296,12 @@ def test_baseline_drops_accepted_fingerprints_and_keeps_new_ones(scan, token, tm
     assert changed.findings[0].path == "new.env"
 
 
-def test_bare_uuid_in_program_source_or_a_urn_dropped(scan):
+def test_bare_uuid_in_program_source_documentation_or_a_urn_dropped(scan):
     value = str(uuid.uuid4())
     result = scan({"known_folders.py": f'FOLDERID_Downloads = "{{{value}}}"\n',
-                   "sbom.json": f'{{"serialNumber": "urn:uuid:{value}"}}\n'})
+                   "sbom.json": f'{{"serialNumber": "urn:uuid:{value}"}}\n',
+                   "README.md": f"Pass the workspace `{value}` to the module.\n"})
     assert result.findings == []
-    assert dropped(result, "uuid-identifier") == 2
+    assert dropped(result, "uuid-identifier") == 3
     kept = scan({"api.py": f'API_KEY = "{value}"\n'})  # a credential key in code: the keyword detector's
     assert [(f.rule, f.key_path) for f in kept.findings] == [("keyword-api-key", "API_KEY")]
