@@ -192,7 +192,7 @@ def test_bare_uuid_reported_at_low_confidence(scan):
 
 @pytest.mark.parametrize("key", ["tenantId", "AZURE_TENANT_ID", "metadata.uid", "ProjectGuid", "role_id",
                                  "x-correlation-id", "dashboard.uid", "ownerReferences[0].uid", "anchoredSiteId",
-                                 "fault_domain_id", "drive_ids[0]", "uuid"])
+                                 "fault_domain_id", "drive_ids[0]", "uuid", "taskArns[0]"])
 def test_identifier_keys(key):
     assert names_an_identifier(key)
 
@@ -300,8 +300,9 @@ def test_bare_uuid_in_program_source_documentation_or_a_urn_dropped(scan):
     value = str(uuid.uuid4())
     result = scan({"known_folders.py": f'FOLDERID_Downloads = "{{{value}}}"\n',
                    "sbom.json": f'{{"serialNumber": "urn:uuid:{value}"}}\n',
-                   "README.md": f"Pass the workspace `{value}` to the module.\n"})
+                   "README.md": f"Pass the workspace `{value}` to the module.\n",
+                   "task.json": f'{{"output": {{"task": "arn:aws:ecs:us-east-1:012345678910:task/{value}"}}}}\n'})
     assert result.findings == []
-    assert dropped(result, "uuid-identifier") == 3
+    assert dropped(result, "uuid-identifier") == 4
     kept = scan({"api.py": f'API_KEY = "{value}"\n'})  # a credential key in code: the keyword detector's
     assert [(f.rule, f.key_path) for f in kept.findings] == [("keyword-api-key", "API_KEY")]
