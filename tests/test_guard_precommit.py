@@ -76,7 +76,7 @@ def test_allow_comment_baseline_and_ignore_file(repo, cli, token):
 
 def test_bare_uuids_do_not_block_by_default(repo, cli):
     work = repo()
-    work.stage({"collection.json": json.dumps({"info": {"_postman_id": str(uuid.uuid4())}})})
+    work.stage({"collection.json": json.dumps({"info": {"id": str(uuid.uuid4())}})})
     assert hook(work, cli).returncode == 0
     assert hook(work, cli, "--min-confidence", "low").returncode == BLOCKED
 
