@@ -1,0 +1,1 @@
+"""What vaultshift remembers between runs: the journal of migrations (SQLite by default)."""

@@ -1,0 +1,221 @@
+"""The journal: every run, every secret it stored and every file it rewrote, in one SQLite file.
+
+It is what makes apply idempotent and crash-safe and rollback possible. It never holds a value:
+secrets are known by fingerprint and vault reference, files by keyed digests (HMAC) of their
+bytes before and after the rewrite, and rewritten spans by byte offsets. The file is created
+0600 in a 0700 state directory (``.vaultshift/`` under the current directory by default); every
+step is committed before the next begins (WAL, synchronous=FULL), so a crash at any point leaves
+a journal that says exactly what is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STATE_DIR = ".vaultshift"
+JOURNAL_NAME = "journal.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- apply | rollback
+    plan_digest TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL                -- running | done | failed | interrupted
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    fingerprint TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    path TEXT NOT NULL,
+    field TEXT NOT NULL,
+    state TEXT NOT NULL,                -- stored (written and read back equal) | referenced | failed
+    version INTEGER,
+    error TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL,
+    PRIMARY KEY (run_id, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS files (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    path TEXT NOT NULL,
+    original_digest TEXT NOT NULL,      -- keyed HMAC of the bytes before the rewrite
+    rewritten_digest TEXT NOT NULL,     -- keyed HMAC of the bytes after it
+    spans TEXT NOT NULL,                -- JSON: [[start, end, fingerprint, backend, path, field], ...] in the new file
+    companions TEXT NOT NULL,           -- JSON: generated files (agent template, config, unit)
+    state TEXT NOT NULL,                -- rewritten | verified | rolled_back | failed
+    error TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL,
+    PRIMARY KEY (run_id, path)
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    what TEXT NOT NULL,
+    item TEXT NOT NULL
+);
+"""
+
+
+class JournalError(RuntimeError):
+    """The journal cannot be opened or is not vaultshift's; one line naming the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    run_id: str
+    path: str
+    original_digest: str
+    rewritten_digest: str
+    spans: tuple[tuple[int, int, str, str, str, str], ...]
+    companions: tuple[str, ...]
+    state: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    kind: str
+    plan_digest: str
+    started: float
+    finished: float | None
+    status: str
+
+
+class Journal:
+    """An open journal. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR) -> None:
+        self.dir = Path(state_dir)
+        self.path = self.dir / JOURNAL_NAME
+        try:
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.close(fd)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            found = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if found is None:
+                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif found[0] != str(SCHEMA_VERSION):
+                raise JournalError(f"{self.path}: journal schema {found[0]} is not supported")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: not a vaultshift journal ({exc})") from None
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal: {exc.strerror or exc}") from None
+        # SQLite's -wal and -shm files get the process umask; the 0700 directory keeps them private.
+        if self.dir.stat().st_mode & 0o077:
+            os.chmod(self.dir, 0o700)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------------------------
+    def start_run(self, kind: str, plan_digest: str) -> str:
+        """A new run id: sortable by time, unique (``20261127T234736-3f9a``)."""
+        now = time.time()
+        run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"-{os.urandom(2).hex()}"
+        # A run that never finished was interrupted (killed): say so, its steps stay recorded.
+        self.db.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
+        self.db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, NULL, 'running')", (run_id, kind, plan_digest, now))
+        self.event(run_id, "run started", kind)
+        return run_id
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        self.db.execute("UPDATE runs SET finished=?, status=? WHERE id=?", (time.time(), status, run_id))
+        self.event(run_id, "run finished", status)
+
+    def runs(self, kind: str | None = None) -> list[RunRecord]:
+        query = "SELECT id, kind, plan_digest, started, finished, status FROM runs"
+        rows = self.db.execute(query + (" WHERE kind=?" if kind else "") + " ORDER BY started, id",
+                               (kind,) if kind else ()).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def last_run(self, kind: str = "apply") -> RunRecord | None:
+        runs = self.runs(kind)
+        return runs[-1] if runs else None
+
+    # -- secrets -----------------------------------------------------------------------------
+    def record_secret(self, run_id: str, fingerprint: str, backend: str, path: str, field: str, state: str,
+                      version: int | None = None, error: str = "") -> None:
+        self.db.execute(
+            "INSERT INTO secrets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, fingerprint) DO UPDATE SET "
+            "backend=excluded.backend, path=excluded.path, field=excluded.field, state=excluded.state, "
+            "version=excluded.version, error=excluded.error, updated=excluded.updated",
+            (run_id, fingerprint, backend, path, field, state, version, error, time.time()))
+        self.event(run_id, f"secret {state}", f"{backend}:{path}#{field}")
+
+    def stored_secret(self, fingerprint: str, backend: str, path: str, field: str) -> bool:
+        """True when any run stored this fingerprint at this reference and read it back equal."""
+        row = self.db.execute("SELECT 1 FROM secrets WHERE fingerprint=? AND backend=? AND path=? AND field=? "
+                              "AND state IN ('stored', 'referenced') LIMIT 1",
+                              (fingerprint, backend, path, field)).fetchone()
+        return row is not None
+
+    def secret_states(self, run_id: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT fingerprint, state FROM secrets WHERE run_id=?", (run_id,)).fetchall()
+        return dict(rows)
+
+    # -- files -------------------------------------------------------------------------------
+    def record_file(self, run_id: str, path: str, original_digest: str, rewritten_digest: str,
+                    spans: list[tuple[int, int, str, str, str, str]], companions: list[str], state: str,
+                    error: str = "") -> None:
+        self.db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, path) DO UPDATE SET "
+            "original_digest=excluded.original_digest, rewritten_digest=excluded.rewritten_digest, "
+            "spans=excluded.spans, companions=excluded.companions, state=excluded.state, error=excluded.error, "
+            "updated=excluded.updated",
+            (run_id, path, original_digest, rewritten_digest, json.dumps(spans), json.dumps(companions), state,
+             error, time.time()))
+        self.event(run_id, f"file {state}", path)
+
+    def set_file_state(self, run_id: str, path: str, state: str, error: str = "") -> None:
+        self.db.execute("UPDATE files SET state=?, error=?, updated=? WHERE run_id=? AND path=?",
+                        (state, error, time.time(), run_id, path))
+        self.event(run_id, f"file {state}", path)
+
+    def files(self, run_id: str) -> list[FileRecord]:
+        rows = self.db.execute("SELECT run_id, path, original_digest, rewritten_digest, spans, companions, state, "
+                               "error FROM files WHERE run_id=? ORDER BY path", (run_id,)).fetchall()
+        return [_file_record(row) for row in rows]
+
+    def file_by_digest(self, path: str, rewritten_digest: str) -> FileRecord | None:
+        """The latest record of ``path`` rewritten to exactly these bytes (what a re-run finds)."""
+        row = self.db.execute("SELECT run_id, path, original_digest, rewritten_digest, spans, companions, state, "
+                              "error FROM files WHERE path=? AND rewritten_digest=? AND state IN "
+                              "('rewritten', 'verified') ORDER BY updated DESC LIMIT 1",
+                              (path, rewritten_digest)).fetchone()
+        return _file_record(row) if row else None
+
+    # -- events ------------------------------------------------------------------------------
+    def event(self, run_id: str, what: str, item: str) -> None:
+        self.db.execute("INSERT INTO events (run_id, at, what, item) VALUES (?, ?, ?, ?)",
+                        (run_id, time.time(), what, item))
+
+    def events(self, run_id: str) -> Iterator[tuple[float, str, str]]:
+        yield from self.db.execute("SELECT at, what, item FROM events WHERE run_id=? ORDER BY seq", (run_id,))
+
+
+def _file_record(row: Any) -> FileRecord:
+    return FileRecord(row[0], row[1], row[2], row[3], tuple(tuple(s) for s in json.loads(row[4])),
+                      tuple(json.loads(row[5])), row[6], row[7])
