@@ -8,6 +8,7 @@ fingerprint, an occurrence by its file and byte span.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -52,7 +53,7 @@ class Occurrence:
     planned, so apply refuses a file that changed since (never a plain hash: a file is small
     enough to guess)."""
 
-    path: str  # as the scan reported it (relative to the scanned root, or absolute)
+    path: str  # posix, relative to ``root`` (a host's directory: as on the host, below /)
     start_byte: int
     end_byte: int
     line: int
@@ -61,17 +62,25 @@ class Occurrence:
     style: ReferenceStyle
     file_digest: str
     host: str = ""  # the inventory host it was found on ("" for local paths)
+    # The absolute directory ``path`` is relative to (a scanned tree, or a host's directory in it);
+    # "" when ``path`` stands alone (relative to the working directory, or absolute).
+    root: str = ""
+
+    @property
+    def file(self) -> str:
+        """The file to open: ``root`` joined with ``path``."""
+        return os.path.join(self.root, self.path) if self.root else self.path
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "start_byte": self.start_byte, "end_byte": self.end_byte, "line": self.line,
                 "key_path": self.key_path, "reader": self.reader, "style": str(self.style),
-                "file_digest": self.file_digest, "host": self.host}
+                "file_digest": self.file_digest, "host": self.host, "root": self.root}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Occurrence:
         return cls(str(data["path"]), int(data["start_byte"]), int(data["end_byte"]), int(data["line"]),
                    str(data["key_path"]), str(data["reader"]), ReferenceStyle(data["style"]),
-                   str(data["file_digest"]), str(data.get("host", "")))
+                   str(data["file_digest"]), str(data.get("host", "")), str(data.get("root", "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,22 +105,26 @@ class PlannedSecret:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What apply will do. ``roots`` are the scanned paths occurrences are relative to;
-    ``fingerprint_key_id`` ties the plan to the key its fingerprints were made with."""
+    """What apply will do. ``roots`` are the scanned paths occurrences are relative to (each
+    occurrence names its own directory in ``Occurrence.root``); ``fingerprint_key_id`` ties the
+    plan to the key its fingerprints were made with. ``errors`` are the scan's one-line errors and
+    notes (``path``, ``reason``, ``severity``); ``notes`` say what the planner decided that a
+    reviewer should know (a vault path renamed to stay unique, a routing conflict)."""
 
     secrets: tuple[PlannedSecret, ...]
     roots: tuple[str, ...]
     fingerprint_key_id: str
     naming: str
     errors: tuple[dict[str, str], ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": PLAN_FORMAT, "fingerprint_key_id": self.fingerprint_key_id, "naming": self.naming,
                 "roots": list(self.roots), "secrets": [s.to_dict() for s in self.secrets],
-                "errors": list(self.errors)}
+                "errors": list(self.errors), "notes": list(self.notes)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         return cls(tuple(PlannedSecret.from_dict(s) for s in data["secrets"]), tuple(data.get("roots", ())),
                    str(data.get("fingerprint_key_id", "")), str(data.get("naming", "")),
-                   tuple(data.get("errors", ())))
+                   tuple(data.get("errors", ())), tuple(str(n) for n in data.get("notes", ())))
