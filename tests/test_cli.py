@@ -299,3 +299,26 @@ def test_a_command_without_its_action_prints_its_own_help(cli, command):
     run = cli(command)
     assert run.returncode == 2
     assert run.stderr.startswith(f"usage: vaultshift {command} ")
+
+
+def test_output_to_a_device_or_fifo_writes_in_place(cli, tree, tmp_path):
+    import os
+    import stat as stat_mod
+
+    root = tree({"a.env": "HOST=db\n"})
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        run = cli("scan", str(root), "--format", "json", "--output", str(fifo))
+        assert run.returncode == 0, run.stderr
+        assert b'"findings": []' in os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert stat_mod.S_ISFIFO(fifo.stat().st_mode)  # still a FIFO, not replaced by a file
+    link = tmp_path / "link.json"
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    assert cli("scan", str(root), "--format", "json", "--output", str(link)).returncode == 0
+    assert link.is_symlink() and '"findings"' in target.read_text()

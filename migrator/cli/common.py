@@ -121,10 +121,20 @@ def exit_status(result: ScanResult) -> int:
 
 
 def write_report(path: Path, report: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Replace a regular file atomically (temporary file beside it, rename); write in place to
+    anything else (/dev/stdout, a FIFO, a device), which a rename would replace by a file."""
+    try:
+        if path.exists() and not path.is_file():
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(report)
+            return
+        target = path.resolve() if path.is_symlink() else path  # keep the link, replace what it names
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write report: {exc.strerror or exc}") from None
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(report)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"{path}: cannot write report: {exc.strerror or exc}") from None

@@ -277,10 +277,17 @@ def save(path: str | os.PathLike[str], baseline: Baseline | Iterable[BaselineEnt
     target = Path(path)
     body = dumps(baseline).encode("utf-8")
     try:
+        if target.exists() and not target.is_file():  # /dev/stdout, a FIFO: a rename would replace it
+            with open(target, "wb") as stream:
+                stream.write(body)
+            return True
+        if target.is_symlink():
+            target = target.resolve()  # keep the link, replace what it names
         if target.read_bytes() == body:
             return False
-    except OSError:
-        pass
+    except OSError as exc:
+        if target.exists() and not target.is_file():
+            raise BaselineError(f"{path}: cannot write baseline: {exc.strerror or exc}") from None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
