@@ -26,7 +26,7 @@ def test_created_private_and_records_a_run(tmp_path):
         assert journal.stored_secret("hmac-sha256:" + "1" * 32, "vault", "apps/web/db", "password")
         assert not journal.stored_secret("hmac-sha256:" + "1" * 32, "aws", "apps/web/db", "password")
         [file] = journal.files(run)
-        assert file.spans[0][:2] == (10, 60) and file.state == "rewritten"
+        assert file.edits[0][:2] == [10, 60] and file.state == "rewritten"
         assert journal.file_by_digest("web/app.yml", "new") == file
         assert [what for _, what, _ in journal.events(run)] == [
             "run started", "secret stored", "file rewritten", "run finished"]
@@ -55,3 +55,9 @@ def test_a_newer_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(JournalError, match="schema 99 is not supported"):
         Journal(tmp_path)
+
+
+def test_one_run_at_a_time(tmp_path):
+    with Journal(tmp_path), pytest.raises(JournalError, match="another vaultshift run"):
+        Journal(tmp_path)
+    Journal(tmp_path).close()  # released on close

@@ -10,6 +10,7 @@ a journal that says exactly what is done.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -50,9 +51,9 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT NOT NULL,
     original_digest TEXT NOT NULL,      -- keyed HMAC of the bytes before the rewrite
     rewritten_digest TEXT NOT NULL,     -- keyed HMAC of the bytes after it
-    spans TEXT NOT NULL,                -- JSON: [[start, end, fingerprint, backend, path, field], ...] in the new file
+    spans TEXT NOT NULL,                -- JSON edits: [new_start, new_end, pieces (literal text | secret ref)]
     companions TEXT NOT NULL,           -- JSON: generated files (agent template, config, unit)
-    state TEXT NOT NULL,                -- rewritten | verified | rolled_back | failed
+    state TEXT NOT NULL,                -- rewriting (intent) | rewritten | verified | superseded | rolled_back | failed
     error TEXT NOT NULL DEFAULT '',
     updated REAL NOT NULL,
     PRIMARY KEY (run_id, path)
@@ -77,7 +78,7 @@ class FileRecord:
     path: str
     original_digest: str
     rewritten_digest: str
-    spans: tuple[tuple[int, int, str, str, str, str], ...]
+    edits: tuple[Any, ...]  # [new_start, new_end, pieces]: how to put the original back (no values)
     companions: tuple[str, ...]
     state: str
     error: str
@@ -117,12 +118,21 @@ class Journal:
             raise JournalError(f"{self.path}: not a vaultshift journal ({exc})") from None
         except OSError as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc.strerror or exc}") from None
+        # One run at a time: a second apply or rollback on the same state waits for nothing, it stops.
+        self._lock = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            self.db.close()
+            raise JournalError(f"{self.path}: another vaultshift run is using this state directory") from None
         # SQLite's -wal and -shm files get the process umask; the 0700 directory keeps them private.
         if self.dir.stat().st_mode & 0o077:
             os.chmod(self.dir, 0o700)
 
     def close(self) -> None:
         self.db.close()
+        os.close(self._lock)  # releases the run lock
 
     def __enter__(self) -> Journal:
         return self
@@ -178,14 +188,14 @@ class Journal:
 
     # -- files -------------------------------------------------------------------------------
     def record_file(self, run_id: str, path: str, original_digest: str, rewritten_digest: str,
-                    spans: list[tuple[int, int, str, str, str, str]], companions: list[str], state: str,
+                    edits: list[Any], companions: list[str], state: str,
                     error: str = "") -> None:
         self.db.execute(
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, path) DO UPDATE SET "
             "original_digest=excluded.original_digest, rewritten_digest=excluded.rewritten_digest, "
             "spans=excluded.spans, companions=excluded.companions, state=excluded.state, error=excluded.error, "
             "updated=excluded.updated",
-            (run_id, path, original_digest, rewritten_digest, json.dumps(spans), json.dumps(companions), state,
+            (run_id, path, original_digest, rewritten_digest, json.dumps(edits), json.dumps(companions), state,
              error, time.time()))
         self.event(run_id, f"file {state}", path)
 
@@ -203,7 +213,7 @@ class Journal:
         """The latest record of ``path`` rewritten to exactly these bytes (what a re-run finds)."""
         row = self.db.execute("SELECT run_id, path, original_digest, rewritten_digest, spans, companions, state, "
                               "error FROM files WHERE path=? AND rewritten_digest=? AND state IN "
-                              "('rewritten', 'verified') ORDER BY updated DESC LIMIT 1",
+                              "('rewriting', 'rewritten', 'verified') ORDER BY updated DESC LIMIT 1",
                               (path, rewritten_digest)).fetchone()
         return _file_record(row) if row else None
 
@@ -217,5 +227,5 @@ class Journal:
 
 
 def _file_record(row: Any) -> FileRecord:
-    return FileRecord(row[0], row[1], row[2], row[3], tuple(tuple(s) for s in json.loads(row[4])),
+    return FileRecord(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])),
                       tuple(json.loads(row[5])), row[6], row[7])
