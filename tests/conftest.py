@@ -129,3 +129,43 @@ def repo(tmp_path: Path, git_cli_env: dict[str, str]) -> Callable[..., object]:
     from gitrepo import GitRepo
 
     return lambda name="work", bare=False: GitRepo(tmp_path / name, git_cli_env, bare=bare)
+
+
+# ---- Secret stores for the backend tests: real OpenBao and moto servers (tests/servers.py) ----
+
+from servers import BaoServer, MotoServer, apply_aws_test_env, bao_server, moto_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    """An OpenBao dev server shared by the whole session: ``addr``, ``token`` (root), ``client()``.
+    Tests keep to their own paths and never stop or seal it (use ``bao_private`` for that)."""
+    with bao_server(tmp_path_factory.mktemp("bao")) as server:
+        yield server
+
+
+@pytest.fixture
+def bao_private(tmp_path: Path) -> Iterator[BaoServer]:
+    """An OpenBao dev server for one test, which may stop, freeze or seal it."""
+    with bao_server(tmp_path / "bao") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's Secrets Manager shared by the session: ``endpoint``; tests keep to their own names."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """boto3 in this process kept off real AWS: dummy keys, no config or credentials files, no
+    instance metadata, region us-east-1. Returns the variables set (for subprocess environments)."""
+    env = apply_aws_test_env(dict(os.environ))
+    for name in set(os.environ) - set(env):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
+    return env

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import baseline, guard, plan, scan
+from migrator.cli import baseline, copy, guard, plan, scan
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_parser(sub)
     baseline.add_parser(sub)
     guard.add_parser(sub)
+    copy.add_parser(sub)
     plan.add_parser(sub)
     return parser
 

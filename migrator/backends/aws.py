@@ -1,0 +1,360 @@
+"""AWS Secrets Manager, through boto3.
+
+A vaultshift path ``apps/web/db`` is the secret named ``<prefix>apps/web/db``; its SecretString
+is a JSON object of the fields (``{"password": "...", "user": "..."}``), read at the stage
+``AWSCURRENT``; metadata is the secret's tags (per-field keys ``<field>:<name>``; tags starting
+with ``aws:`` belong to AWS and are left alone).
+
+Versions and check-and-set: Secrets Manager has no conditional write, but a version's
+ClientRequestToken can never be reused for different content. vaultshift names version *n* of a
+secret ``vaultshift-version-<n, 20 digits>``, so two writers that both read version *n* both
+try to create version *n+1*: one wins, the other gets ResourceExistsException, which is
+:class:`CasMismatch` (and a retried request that did succeed is recognised as idempotent). For
+a secret last written by another tool (a UUID version id) *n* is counted from its versions.
+Writes by other tools themselves are not conditional: they can overwrite concurrently.
+
+Settings (one entry of ``backends:``)::
+
+    type: aws
+    region: eu-west-1                      # default: AWS_REGION / AWS_DEFAULT_REGION / the profile
+    profile: migration                     # a named profile (default: the usual credential chain)
+    endpoint_url: http://127.0.0.1:5000    # another endpoint (a VPC endpoint, moto)
+    prefix: vaultshift/                    # prepended to every path as is
+    kms_key_id: alias/secrets              # for new secrets (default: aws/secretsmanager)
+    recovery_window_days: 30               # a deleted secret can be restored for this long (7-30)
+    timeout: 10                            # seconds (connect and read)
+    retries: 3, retry_delay: 0.25, retry_max_delay: 4
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import re
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config as BotoConfig
+
+from migrator.backends.base import Backend, StoredSecret
+from migrator.backends.errors import (
+    AuthError,
+    BackendError,
+    CasMismatch,
+    Forbidden,
+    InvalidSecret,
+    NotFound,
+    Unavailable,
+    one_line,
+    scrub,
+)
+from migrator.backends.retry import RetryPolicy
+from migrator.backends.settings import Settings
+
+SETTINGS = frozenset({"region", "profile", "endpoint_url", "prefix", "kms_key_id", "recovery_window_days"})
+VERSION_TOKEN = "vaultshift-version-{:020d}"
+_VERSION = re.compile(r"^vaultshift-version-(\d{20})$")
+_FILTER_SAFE = re.compile(r"^[A-Za-z0-9 :_@/+=.\-]+$")
+_XML_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+CURRENT = "AWSCURRENT"
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+T = TypeVar("T")
+
+_AUTH_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
+                         "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken",
+                         "ExpiredTokenException", "ExpiredToken", "AuthFailure"})
+_FORBIDDEN_CODES = frozenset({"AccessDeniedException", "AccessDenied", "DecryptionFailure",
+                              "KMSAccessDeniedException"})
+_TRANSIENT_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+                              "InternalServiceError", "InternalFailure", "ServiceUnavailable", "RequestTimeout",
+                              "RequestTimeoutException"})
+
+
+class _WithholdBodies(logging.Filter):
+    """botocore logs whole request and response bodies at DEBUG, and a SecretString is in them:
+    the arguments of those loggers' DEBUG records are replaced before any handler sees them."""
+
+    WITHHELD = "(withheld: may hold secret values)"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG and record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            keep = 1 if str(record.msg).startswith("Making request for") else 0
+            record.args = (*args[:keep], *(self.WITHHELD for _ in args[keep:]))
+        return True
+
+
+_BODY_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.awsrequest")
+for _logger in _BODY_LOGGERS:
+    if not any(isinstance(f, _WithholdBodies) for f in logging.getLogger(_logger).filters):
+        logging.getLogger(_logger).addFilter(_WithholdBodies())
+
+
+def version_number(version_id: str) -> int | None:
+    """The number vaultshift gave a version (None for an id another tool chose)."""
+    match = _VERSION.match(version_id)
+    return int(match.group(1)) if match else None
+
+
+class AwsBackend(Backend):
+    """Secrets Manager in one account and region. Holds the region, profile, endpoint, name
+    prefix, KMS key for new secrets, recovery window, timeout and, once used, a boto3 client
+    whose own retries are off (the backend's retry policy is the only one, so time is bounded)."""
+
+    type = "aws"
+
+    def __init__(self, name: str, *, region: str | None = None, profile: str | None = None,
+                 endpoint_url: str | None = None, prefix: str = "", kms_key_id: str | None = None,
+                 recovery_window_days: int = 30, timeout: float = 10.0, retry: RetryPolicy | None = None) -> None:
+        super().__init__(name, retry)
+        self.region = region
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.prefix = prefix
+        self.kms_key_id = kms_key_id
+        self.recovery_window_days = recovery_window_days
+        self.timeout = timeout
+        self._client: Any = None
+
+    @classmethod
+    def from_settings(cls, name: str, data: Mapping[str, Any]) -> AwsBackend:
+        settings = Settings(name, data, SETTINGS)
+        window = settings.integer("recovery_window_days", 30, minimum=7)
+        if window > 30:
+            raise settings.error("recovery_window_days", "must be between 7 and 30")
+        prefix = settings.string("prefix", "") or ""
+        if prefix.startswith("/") or ".." in prefix.split("/"):
+            raise settings.error("prefix", "must be a relative name prefix")
+        return cls(name, region=settings.string("region"), profile=settings.string("profile"),
+                   endpoint_url=settings.string("endpoint_url"), prefix=prefix,
+                   kms_key_id=settings.string("kms_key_id"), recovery_window_days=window,
+                   timeout=settings.timeout(), retry=settings.retry_policy())
+
+    def __repr__(self) -> str:
+        where = " ".join(x for x in (self.region, self.endpoint_url, self.prefix) if x)
+        return f"<AwsBackend {self.name!r} {where}>".replace(" >", ">")
+
+    # ---- the client ----------------------------------------------------------------------------
+
+    def _connect(self, operation: str, path: str) -> Any:
+        """The boto3 client; made on first use, its failures (no region, no such profile) reported
+        as failures of ``operation`` on ``path``."""
+        if self._client is None:
+            def create() -> Any:
+                session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+                config = BotoConfig(connect_timeout=self.timeout, read_timeout=self.timeout,
+                                    retries={"total_max_attempts": 1, "mode": "standard"},
+                                    user_agent_extra="vaultshift")
+                return session.client("secretsmanager", endpoint_url=self.endpoint_url, config=config)
+
+            self._client = self._request(operation, path, create)
+        return self._client
+
+    def _call(self, operation: str, path: str, fn: Callable[[Any], T], values: Collection[str] = ()) -> T:
+        client = self._connect(operation, path)
+        return self._request(operation, path, lambda: fn(client), values)
+
+    def _name(self, path: str) -> str:
+        return self.prefix + path
+
+    # ---- the primitives ------------------------------------------------------------------------
+
+    def _get(self, path: str) -> StoredSecret | None:
+        name = self._name(path)
+
+        def describe(client: Any) -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] = client.describe_secret(SecretId=name)
+                return result
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) == "ResourceNotFoundException":
+                    return None
+                raise
+
+        info = self._call("read", path, describe)
+        if info is None:
+            return None
+        tags = {t["Key"]: t.get("Value", "") for t in info.get("Tags") or [] if not t["Key"].startswith("aws:")}
+        stages: dict[str, list[str]] = info.get("VersionIdsToStages") or {}
+        current_id = next((vid for vid, names in stages.items() if CURRENT in names), None)
+        if info.get("DeletedDate") is not None:
+            # Versions cannot be listed while the secret is scheduled for deletion; a wrong guess
+            # only costs a CasMismatch and another round once the write has restored it.
+            return StoredSecret(path, {}, tags, version_number(current_id or "") or 0, deleted=True)
+
+        def value(client: Any) -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] = client.get_secret_value(SecretId=name, VersionStage=CURRENT)
+                return result
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) == "ResourceNotFoundException":
+                    return None  # a secret without a current version (created empty)
+                raise
+
+        current = self._call("read", path, value)
+        if current is None:
+            return StoredSecret(path, {}, tags, 0)
+        fields = self._fields(path, current)
+        return StoredSecret(path, fields, tags, self._number(path, str(current.get("VersionId") or "")))
+
+    def _fields(self, path: str, current: Mapping[str, Any]) -> dict[str, str]:
+        text = current.get("SecretString")
+        if text is None:
+            raise InvalidSecret(self.name, "read", path, "it holds a SecretBinary, not a JSON object of fields")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise InvalidSecret(self.name, "read", path, "its SecretString is not a JSON object of fields")
+        for key, item in data.items():
+            if not isinstance(item, str):
+                raise InvalidSecret(self.name, "read", f"{path}#{key}",
+                                    f"the field holds a JSON {type(item).__name__}, not a string")
+        return data
+
+    def _number(self, path: str, version_id: str) -> int:
+        """The version number of ``version_id``: vaultshift's own, else counted from the versions
+        AWS keeps (at least one more than any vaultshift version among them)."""
+        number = version_number(version_id)
+        if number is not None:
+            return number
+        name = self._name(path)
+
+        def versions(client: Any) -> builtins.list[str]:
+            ids: builtins.list[str] = []
+            kwargs: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
+            while True:
+                page = client.list_secret_version_ids(**kwargs)
+                ids.extend(v["VersionId"] for v in page.get("Versions") or [])
+                if not page.get("NextToken"):
+                    return ids
+                kwargs["NextToken"] = page["NextToken"]
+
+        ids = self._call("read", path, versions)
+        ours = [n for n in (version_number(i) for i in ids) if n is not None]
+        return max([len(ids), *(n + 1 for n in ours)])
+
+    def _put(self, path: str, fields: dict[str, str], previous: StoredSecret | None,
+             set_metadata: Mapping[str, str], remove_metadata: Collection[str]) -> int:
+        name = self._name(path)
+        text = json.dumps(fields, ensure_ascii=False, sort_keys=True)
+        values = [*fields.values()]
+        self._check_tags(path, previous, set_metadata, remove_metadata)
+        if previous is None:
+            kwargs: dict[str, Any] = {"Name": name, "SecretString": text, "ClientRequestToken": VERSION_TOKEN.format(1)}
+            if set_metadata:
+                kwargs["Tags"] = _tags(set_metadata)
+            if self.kms_key_id:
+                kwargs["KmsKeyId"] = self.kms_key_id
+            self._call("write", path, lambda c: c.create_secret(**kwargs), values)
+            return 1
+        if previous.deleted:
+            self._call("restore", path, lambda c: c.restore_secret(SecretId=name))
+        number = previous.version + 1
+        self._call("write", path, lambda c: c.put_secret_value(
+            SecretId=name, SecretString=text, ClientRequestToken=VERSION_TOKEN.format(number)), values)
+        self._patch_metadata(path, previous, set_metadata, remove_metadata)
+        return number
+
+    def _patch_metadata(self, path: str, previous: StoredSecret, set_metadata: Mapping[str, str],
+                        remove_metadata: Collection[str]) -> None:
+        name = self._name(path)
+        self._check_tags(path, previous, set_metadata, remove_metadata)
+        if set_metadata:
+            self._call("write metadata", path, lambda c: c.tag_resource(SecretId=name, Tags=_tags(set_metadata)))
+        if remove_metadata:
+            keys = builtins.list(remove_metadata)
+            self._call("write metadata", path, lambda c: c.untag_resource(SecretId=name, TagKeys=keys))
+
+    def _check_tags(self, path: str, previous: StoredSecret | None, set_metadata: Mapping[str, str],
+                    remove_metadata: Collection[str]) -> None:
+        """Secrets Manager's tag limits, checked before anything is written (one line, no value)."""
+        for key, value in set_metadata.items():
+            if key.startswith("aws:"):
+                raise BackendError(self.name, "write", path, f"metadata key {key!r}: the aws: prefix is reserved")
+            if len(key) > MAX_TAG_KEY:
+                raise BackendError(self.name, "write", path, f"metadata key {key[:40]!r}...: longer than "
+                                                             f"{MAX_TAG_KEY} characters (an AWS tag key)")
+            if len(value) > MAX_TAG_VALUE:
+                raise BackendError(self.name, "write", path, f"metadata {key!r}: {len(value)} characters, an AWS "
+                                                             f"tag value holds {MAX_TAG_VALUE}")
+        keys = (set(previous.metadata) if previous is not None else set()) - set(remove_metadata) | set(set_metadata)
+        if len(keys) > MAX_TAGS:
+            raise BackendError(self.name, "write", path, f"{len(keys)} metadata keys: an AWS secret holds "
+                                                         f"{MAX_TAGS} tags")
+
+    def _remove(self, path: str, previous: StoredSecret) -> None:
+        name = self._name(path)
+        self._call("delete", path, lambda c: c.delete_secret(SecretId=name,
+                                                             RecoveryWindowInDays=self.recovery_window_days))
+
+    def _list(self, prefix: str) -> builtins.list[str]:
+        start = self._name(prefix)
+
+        def names(client: Any) -> builtins.list[str]:
+            kwargs: dict[str, Any] = {}
+            if start and _FILTER_SAFE.match(start) and not start.startswith("!"):
+                kwargs["Filters"] = [{"Key": "name", "Values": [start]}]  # a prefix match, case-insensitive
+            found: builtins.list[str] = []
+            for page in client.get_paginator("list_secrets").paginate(**kwargs):
+                found.extend(s["Name"] for s in page.get("SecretList") or [])
+            return found
+
+        return [n[len(self.prefix):] for n in self._call("list", prefix, names) if n.startswith(start)]
+
+    # ---- failures ------------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, operation: str, path: str, values: Collection[str]) -> BackendError | None:
+        name = self.name
+        if isinstance(exc, botocore.exceptions.ClientError):
+            code = _code(exc)
+            status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+            message = str((exc.response.get("Error") or {}).get("Message") or "")
+            xml_code, xml_message = _XML_CODE.search(message), _XML_MESSAGE.search(message)
+            if xml_code:  # an XML error body where JSON was expected (a proxy, moto): botocore's code is the status
+                code = xml_code.group(1)
+                message = xml_message.group(1) if xml_message else ""
+            message = scrub(one_line(message), values)
+            reason = f"{code}: {message}" if message else code
+            if code == "ResourceExistsException":
+                return CasMismatch(name, operation, path, "another writer created this version first")
+            if code in _AUTH_CODES:
+                return AuthError(name, operation, path, reason)
+            if code in _FORBIDDEN_CODES or status == 403:
+                return Forbidden(name, operation, path, reason)
+            if code == "ResourceNotFoundException":
+                return NotFound(name, operation, path, reason)
+            if code in _TRANSIENT_CODES or status >= 500 or status == 429:
+                return Unavailable(name, operation, path, reason)
+            return BackendError(name, operation, path, reason)
+        where = self.endpoint_url or f"Secrets Manager in {self.region or 'the default region'}"
+        if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+            return AuthError(name, operation, path, "no AWS credentials found (environment, profile or role)")
+        if isinstance(exc, botocore.exceptions.NoRegionError):
+            return BackendError(name, operation, path, "no region: set region in the backend or AWS_REGION")
+        if isinstance(exc, botocore.exceptions.ProfileNotFound):
+            return BackendError(name, operation, path, f"no AWS profile {self.profile!r}")
+        if isinstance(exc, botocore.exceptions.ConnectTimeoutError | botocore.exceptions.ReadTimeoutError):
+            return Unavailable(name, operation, path, f"{where} did not answer within {self.timeout:g} s")
+        if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+            return Unavailable(name, operation, path, f"cannot connect to {where}")
+        if isinstance(exc, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
+            return Unavailable(name, operation, path, f"connection to {where} failed")
+        if isinstance(exc, botocore.exceptions.ParamValidationError):
+            return BackendError(name, operation, path, scrub(one_line(str(exc)), values))
+        if isinstance(exc, botocore.exceptions.BotoCoreError):
+            return BackendError(name, operation, path, scrub(one_line(str(exc)), values))
+        return None
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return str((exc.response.get("Error") or {}).get("Code") or "")
+
+
+def _tags(metadata: Mapping[str, str]) -> builtins.list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in metadata.items()]

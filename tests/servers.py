@@ -1,0 +1,245 @@
+"""Real servers for the backend tests: an OpenBao dev server and moto's Secrets Manager.
+
+Each runs in its own process group on a random free loopback port, is waited for until it answers
+(a few seconds at most, else the test fails with the server's log), and is stopped by signalling
+the whole group, so nothing outlives the test. No mocks: the backends talk HTTP to these.
+
+    with bao_server(tmp_path) as bao:      # bao.addr, bao.token, bao.client() (hvac, root)
+        ...
+    with moto_server(tmp_path) as moto:    # moto.endpoint
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+READY_TIMEOUT = 15.0  # seconds; bao is ready in about 0.3 s, moto in about 1 s
+_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+# AWS settings that would let boto3 (in the tests or in a vaultshift subprocess) reach real AWS.
+_AWS_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
+              "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+              "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_ENDPOINT_URL",
+              "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_CA_BUNDLE")
+
+
+def aws_test_env() -> dict[str, str]:
+    """Environment variables that keep boto3 off real AWS: dummy keys, no config or credential
+    files, no instance metadata, a fixed region. Combine with an ``endpoint_url`` pointing at moto."""
+    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def apply_aws_test_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` (modified in place and returned) without AWS credentials sources, plus :func:`aws_test_env`."""
+    for name in _AWS_UNSET:
+        env.pop(name, None)
+    env.update(aws_test_env())
+    return env
+
+
+def make_value(length: int = 24) -> str:
+    """A random value for a test secret (letters and digits), distinct enough to search for."""
+    return "".join(secrets.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(length))
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(pair: bool = False) -> int:
+    """A loopback port nobody listens on (with ``pair``, the next one too: bao binds P and P+1)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port < 65535 and (not pair or _bindable(port + 1)) and _bindable(port):
+            return port
+    raise RuntimeError("no free loopback port")
+
+
+class ServerProcess:
+    """A server started in a new session (its own process group): holds the command, the log file
+    and the process. :meth:`stop` ends the group: SIGTERM, then SIGKILL after a grace period."""
+
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str]) -> None:
+        self.argv = argv
+        self.log = log
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=self.env, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, sig)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its port open but answers nothing (a hung server)."""
+        self.signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Stop the whole group at once, as a crash would (the port then refuses connections)."""
+        if self.proc is None:
+            return
+        self.signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.signal(signal.SIGCONT)  # a frozen process would not act on SIGTERM
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.proc.wait(10)
+        self.signal(signal.SIGKILL)  # anything left in the group
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_ready(self, url: str, timeout: float = READY_TIMEOUT) -> bool:
+        """Poll ``url`` until it answers HTTP 200; False when the process died (a port clash)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.argv[0]} not ready after {timeout:g} s:\n{self.log_tail()}")
+
+
+def _server_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+    env["HOME"] = str(home)
+    return env
+
+
+@dataclass
+class BaoServer:
+    """A running ``bao server -dev``: its address, root token and process."""
+
+    addr: str
+    token: str
+    port: int
+    process: ServerProcess
+
+    def client(self, token: str | None = None, namespace: str | None = None) -> Any:
+        import hvac
+
+        return hvac.Client(url=self.addr, token=token or self.token, namespace=namespace, timeout=5)
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        """Vault backend settings for this server (token auth from ``$VAULTSHIFT_TEST_TOKEN``)."""
+        return {"type": "vault", "addr": self.addr, "auth": {"method": "token", "token_env": "VAULTSHIFT_TEST_TOKEN"},
+                "timeout": 2, "retries": 2, "retry_delay": 0.05, **extra}
+
+
+@dataclass
+class MotoServer:
+    """A running ``moto_server``: its endpoint URL and process."""
+
+    endpoint: str
+    port: int
+    process: ServerProcess
+
+    def client(self) -> Any:
+        """A Secrets Manager client for this server (the AWS test environment must be applied)."""
+        import boto3
+
+        return boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=self.endpoint)
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        return {"type": "aws", "region": "us-east-1", "endpoint_url": self.endpoint, "timeout": 2, "retries": 2,
+                "retry_delay": 0.05, **extra}
+
+
+def _start(workdir: Path, name: str, argv: Callable[[int], list[str]], ready_path: str, env: dict[str, str],
+           pair: bool = False) -> tuple[ServerProcess, int]:
+    """Start ``argv(port)`` on a free port and wait until ``ready_path`` answers; three tries, in
+    case another process takes the port between the check and the bind."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = None
+    for _ in range(3):
+        port = free_port(pair=pair)
+        process = ServerProcess(argv(port), workdir / f"{name}-{port}.log", env)
+        process.start()
+        try:
+            if process.wait_ready(f"http://127.0.0.1:{port}{ready_path}"):
+                return process, port
+        except BaseException:
+            process.stop()
+            raise
+        process.stop()
+    raise RuntimeError(f"{name} did not start after 3 attempts:\n{process.log_tail() if process else ''}")
+
+
+@contextlib.contextmanager
+def bao_server(workdir: Path, token: str | None = None) -> Iterator[BaoServer]:
+    """An OpenBao dev server (in-memory, unsealed, KV v2 at ``secret/``) on a free port pair."""
+    root = token or f"root-{secrets.token_hex(8)}"
+    process, port = _start(workdir, "bao", lambda port: [
+        str(BIN / "bao"), "server", "-dev", f"-dev-root-token-id={root}", f"-dev-listen-address=127.0.0.1:{port}",
+        "-dev-no-store-token"], "/v1/sys/health", _server_env(workdir), pair=True)
+    try:
+        yield BaoServer(f"http://127.0.0.1:{port}", root, port, process)
+    finally:
+        process.kill()  # in memory (-dev): nothing to lose, and a graceful stop takes bao 0.5 s
+
+
+@contextlib.contextmanager
+def moto_server(workdir: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[MotoServer]:
+    """moto's server (every AWS API, Secrets Manager included) on a free loopback port;
+    ``extra_env`` configures moto (``INITIAL_NO_AUTH_ACTION_COUNT`` turns IAM enforcement on)."""
+    env = {**apply_aws_test_env(_server_env(workdir)), **(extra_env or {})}
+    process, port = _start(workdir, "moto", lambda port: [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                           "/moto-api/", env)
+    try:
+        yield MotoServer(f"http://127.0.0.1:{port}", port, process)
+    finally:
+        process.kill()  # in memory: nothing to lose, and SIGTERM takes moto a while
