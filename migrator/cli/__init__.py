@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import baseline, copy, guard, plan, scan
+from migrator.cli import apply, baseline, copy, guard, plan, scan
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_parser(sub)
     copy.add_parser(sub)
     plan.add_parser(sub)
+    apply.add_parser(sub)
     return parser
 
 
@@ -51,14 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 chosen = choices[name]
         chosen.print_help(sys.stderr)
         return EXIT_ERROR
+    from migrator.config import ConfigError
     from migrator.discover.baseline import BaselineError
     from migrator.fingerprint import FingerprintKeyError
     from migrator.git.repo import GitError
     from migrator.guard.prereceive import PushInputError
+    from migrator.plan.planfile import PlanFileError
+    from migrator.state.journal import JournalError
 
+    one_line_errors = (UsageError, BaselineError, FingerprintKeyError, GitError, PushInputError, ConfigError,
+                       PlanFileError, JournalError)
     try:
         return int(args.handler(args))
-    except (UsageError, BaselineError, FingerprintKeyError, GitError, PushInputError) as exc:
+    except one_line_errors as exc:
         print(f"vaultshift: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -1,0 +1,28 @@
+"""Fault injection for crash-safety tests: ``VAULTSHIFT_KILL_AT_STEP=N`` kills the process with
+SIGKILL at the N-th checkpoint an apply or rollback passes (as ``kill -9`` would, mid-run).
+
+Checkpoints sit between every pair of durable steps (a backend write, a journal record, a
+companion file, the file itself), so a test can crash a run at each of them in turn and check
+that a re-run leaves every file original or rewritten to stored, verified secrets. Unset (as in
+any real use), a checkpoint only counts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "VAULTSHIFT_KILL_AT_STEP"
+_passed = 0
+
+
+def checkpoint() -> None:
+    global _passed
+    _passed += 1
+    if os.environ.get(ENV) == str(_passed):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def passed() -> int:
+    """How many checkpoints this process has passed."""
+    return _passed

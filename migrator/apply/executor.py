@@ -1,0 +1,349 @@
+"""``vaultshift apply``: carry out a plan, one verified step at a time.
+
+Per secret: read its value from the planned spans (refusing files that changed since the plan),
+write it to its backend, read it back and compare. Per file, once every secret it holds is
+stored: rewrite the spans to runtime references, check the result still parses and holds no
+finding there, write the generated companions (agent template, configuration, unit) and then the
+file, atomically. The journal records an intent before each file is replaced and the outcome
+after, so a crash at any point leaves each file either original or rewritten to references of
+stored, verified secrets, and a re-run finishes the job (a file already rewritten is recognised
+by its digest, a stored secret by the journal and a read-back).
+
+No value is ever logged, journalled or put in an error: values live in memory between the read
+of the file and the write to the backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from migrator.apply.checkpoints import checkpoint
+from migrator.backends.base import Backend, BackendError
+from migrator.fingerprint import Fingerprinter
+from migrator.plan.digest import FileDigester
+from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle
+from migrator.rewrite import Replacement, RewriteContext, RewriteError, rewrite
+from migrator.rewrite.atomic import TEMP_SUFFIX, read_exact, write_atomic, write_companions
+from migrator.rewrite.base import COMPANION_DIR, AgentOptions, KvMount
+from migrator.rewrite.verify import VerifyError, verify_parses, verify_render
+from migrator.state.journal import Journal
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyProblem:
+    """One item that was not done, and why (one line, never a value)."""
+
+    item: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    run_id: str
+    secrets_stored: int = 0
+    secrets_already_stored: int = 0
+    files_rewritten: int = 0
+    files_already_done: int = 0
+    problems: list[ApplyProblem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(slots=True)
+class _File:
+    """A planned file as found now: its bytes, and whether it is as planned or already done."""
+
+    path: str
+    data: bytes = b""
+    state: str = "original"  # original | done | changed | unreadable
+    occurrences: list[tuple[PlannedSecret, Occurrence]] = field(default_factory=list)
+
+
+def plan_digest(plan: Plan) -> str:
+    body = json.dumps(plan.to_dict(), sort_keys=True).encode()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+class Executor:
+    """Applies ``plan`` with ``backends`` (by name), recording every step in ``journal``."""
+
+    def __init__(self, plan: Plan, backends: Mapping[str, Backend], journal: Journal, fingerprint: Fingerprinter,
+                 digest: FileDigester, mounts: Mapping[str, KvMount], agent: AgentOptions | None = None,
+                 default_backend: str = "vault", host_root: str = "/",
+                 render_check: tuple[str, str] | None = None) -> None:
+        self.plan = plan
+        self.backends = backends
+        self.journal = journal
+        self.fingerprint = fingerprint
+        self.digest = digest
+        self.mounts = mounts
+        self.agent = agent or AgentOptions()
+        self.default_backend = default_backend
+        self.host_root = host_root  # where companions' absolute paths are written (a host tree in tests)
+        self.render_check = render_check  # (address, token): render agent templates with a real agent
+
+    # -- the run ------------------------------------------------------------------------------
+    def apply(self) -> ApplyResult:
+        started = time.perf_counter()
+        run = self.journal.start_run("apply", plan_digest(self.plan))
+        checkpoint()
+        result = ApplyResult(run)
+        try:
+            remove_stale_temporaries({os.path.dirname(os.path.abspath(f)) for f in self._planned_paths()})
+            files = self._load_files(result)
+            stored = self._store_secrets(files, result)
+            for planned_file in files.values():
+                if planned_file.state == "original":
+                    self._rewrite_file(run, planned_file, stored, result)
+                elif planned_file.state == "done":
+                    result.files_already_done += 1
+            for secret in self.plan.secrets:
+                if secret.fingerprint in stored and all(
+                        files[o.file].state in ("done", "rewritten") for o in secret.occurrences):
+                    self.journal.record_secret(run, secret.fingerprint, secret.ref.backend, secret.ref.path,
+                                               secret.ref.field, "referenced")
+        finally:
+            result.seconds = time.perf_counter() - started
+            self.journal.finish_run(run, "done" if result.ok else "failed")
+        return result
+
+    def _planned_paths(self) -> set[str]:
+        return {o.file for s in self.plan.secrets for o in s.occurrences}
+
+    def _rebuilds(self, new: bytes, edits: list[Any], original_digest: str) -> bool:
+        from migrator.apply.rollback import rebuild_original
+
+        return rebuild_original(new, edits, self.backends, self.fingerprint, self.digest, original_digest) is not None
+
+    # -- 1. what the files hold now -------------------------------------------------------------
+    def _load_files(self, result: ApplyResult) -> dict[str, _File]:
+        files: dict[str, _File] = {}
+        for secret in self.plan.secrets:
+            for occurrence in secret.occurrences:
+                files.setdefault(occurrence.file, _File(occurrence.file)).occurrences.append((secret, occurrence))
+        for planned in files.values():
+            expected = planned.occurrences[0][1].file_digest
+            try:
+                planned.data = read_exact(planned.path)
+            except OSError as exc:
+                planned.state = "unreadable"
+                result.problems.append(ApplyProblem(planned.path, f"cannot read: {exc.strerror or exc}"))
+                continue
+            if self.digest.matches(planned.data, expected):
+                continue
+            current = self.digest(planned.data)
+            record = self.journal.file_by_digest(planned.path, current)
+            if record is not None and record.original_digest == expected:
+                # Rewritten by an earlier run of this plan (perhaps one that was killed): this run
+                # takes it over, so that rolling back the last run puts back every file of the plan.
+                planned.state = "done"
+                if record.run_id != result.run_id:
+                    self.journal.record_file(result.run_id, planned.path, record.original_digest,
+                                             record.rewritten_digest, list(record.edits), list(record.companions),
+                                             "rewritten")
+                    self.journal.set_file_state(record.run_id, planned.path, "superseded")
+            else:
+                planned.state = "changed"
+                result.problems.append(ApplyProblem(planned.path, "changed since the plan was made; "
+                                                                  "make the plan again"))
+        return files
+
+    # -- 2. store and read back ----------------------------------------------------------------
+    def _store_secrets(self, files: Mapping[str, _File], result: ApplyResult) -> set[str]:
+        """Fingerprints of the secrets that are in their backend, verified by a read-back."""
+        stored: set[str] = set()
+        run = result.run_id
+        for secret in self.plan.secrets:
+            value = self._value_of(secret, files, result)
+            ref = secret.ref
+            if value is None:
+                if any(files[o.file].state == "done" for o in secret.occurrences) and \
+                        self.journal.stored_secret(secret.fingerprint, ref.backend, ref.path, ref.field):
+                    stored.add(secret.fingerprint)
+                    result.secrets_already_stored += 1
+                continue
+            backend = self.backends.get(ref.backend)
+            if backend is None:
+                result.problems.append(ApplyProblem(str(ref), f"backend {ref.backend!r} is not configured"))
+                continue
+            try:
+                current = backend.read(ref)
+                if current is not None and hmac.compare_digest(current.encode(), value.encode()):
+                    result.secrets_already_stored += 1
+                else:
+                    first = secret.occurrences[0]
+                    backend.write(ref, value, {"source": f"{first.path}:{first.line}",
+                                               "first_seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                               "fingerprint": secret.fingerprint})
+                    checkpoint()
+                    back = backend.read(ref)
+                    if back is None or not hmac.compare_digest(back.encode(), value.encode()):
+                        raise BackendError(ref.backend, "read back", str(ref), "differs from what was written")
+                    result.secrets_stored += 1
+            except (BackendError, ValueError) as exc:
+                self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "failed",
+                                           error=str(exc))
+                result.problems.append(ApplyProblem(str(ref), str(exc)))
+                continue
+            finally:
+                del value
+            self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "stored")
+            checkpoint()
+            stored.add(secret.fingerprint)
+        return stored
+
+    def _value_of(self, secret: PlannedSecret, files: Mapping[str, _File], result: ApplyResult) -> str | None:
+        """The value at the secret's first span in a file as planned, checked against its fingerprint."""
+        for occurrence in secret.occurrences:
+            planned = files[occurrence.file]
+            if planned.state != "original":
+                continue
+            raw = planned.data[occurrence.start_byte:occurrence.end_byte]
+            try:
+                value = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                value = raw.decode("latin-1")
+            if self.fingerprint(value) == secret.fingerprint:
+                return value
+            result.problems.append(ApplyProblem(f"{occurrence.path}:{occurrence.line}",
+                                                "the value there is not the planned one; make the plan again"))
+        return None
+
+    # -- 3. rewrite ----------------------------------------------------------------------------
+    def _rewrite_file(self, run: str, planned: _File, stored: set[str], result: ApplyResult) -> None:
+        missing = sorted({str(s.ref) for s, _ in planned.occurrences if s.fingerprint not in stored})
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            result.problems.append(ApplyProblem(planned.path, f"not rewritten: {missing[0]} is not stored{more}"))
+            return
+        styles = {o.style for _, o in planned.occurrences}
+        if len(styles) != 1:
+            result.problems.append(ApplyProblem(planned.path, "the plan gives this file several reference styles"))
+            return
+        style = styles.pop()
+        ordered = sorted(planned.occurrences, key=lambda pair: pair[1].start_byte)
+        replacements = [Replacement.from_occurrence(o, s.ref) for s, o in ordered]
+        try:
+            st = os.stat(planned.path)
+            context = RewriteContext(path=os.path.abspath(planned.path), mounts=self.mounts,
+                                     default_backend=self.default_backend, mode=st.st_mode & 0o7777,
+                                     uid=st.st_uid, gid=st.st_gid, agent=self.agent)
+            rewritten = rewrite(style, planned.data, replacements, context)
+            if rewritten.unchanged:
+                result.files_already_done += 1
+                return
+            verify_parses(planned.path, rewritten.new_bytes, rewritten.spans, planned.data)
+        except (RewriteError, VerifyError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            reason = reason.removeprefix(f"{os.path.abspath(planned.path)}: ").removeprefix(f"{planned.path}: ")
+            result.problems.append(ApplyProblem(planned.path, f"not rewritten: {reason}"))
+            return
+        edits = _edits(planned.data, rewritten.new_bytes, rewritten.spans, ordered)
+        original_digest = self.digest(planned.data)
+        try:
+            # What rollback will do, done now: the new file and the vault's values give back the
+            # original bytes. Then, for agent-rendered files, a real agent renders the template.
+            if not self._rebuilds(rewritten.new_bytes, edits, original_digest):
+                raise VerifyError("the rewritten file and the stored values do not give back the original")
+            if self.render_check is not None and style is ReferenceStyle.AGENT_TEMPLATE:
+                template = next((data for path, data in rewritten.companions.items()
+                                 if str(path).endswith(".ctmpl")), None)
+                if template is not None:
+                    address, token = self.render_check
+                    verify_render(planned.data, template, address=address, token=token)
+        except (VerifyError, BackendError, ValueError) as exc:
+            result.problems.append(ApplyProblem(planned.path, f"not rewritten: verification failed: {exc}"))
+            return
+        companions = sorted(str(p) for p in rewritten.companions)
+        new_digest = self.digest(rewritten.new_bytes)
+        # Intent first: a crash after the rename is then recognised by the new file's digest.
+        self.journal.record_file(run, planned.path, original_digest, new_digest, edits, companions, "rewriting")
+        checkpoint()
+        try:
+            write_companions(_posix(rewritten.companions), _posix(rewritten.modes), root=self.host_root)
+            checkpoint()
+            write_atomic(planned.path, rewritten.new_bytes)
+            checkpoint()
+        except OSError as exc:
+            self.journal.set_file_state(run, planned.path, "failed", str(exc.strerror or exc))
+            result.problems.append(ApplyProblem(planned.path, f"not rewritten: {exc.strerror or exc}"))
+            return
+        self.journal.set_file_state(run, planned.path, "rewritten")
+        checkpoint()
+        planned.state = "rewritten"
+        result.files_rewritten += 1
+
+
+def remove_stale_temporaries(directories: set[str]) -> int:
+    """Remove temporary files a killed run left in ``directories`` (and their companion
+    directories); the caller holds the journal's lock, so no other run is writing them."""
+    removed = 0
+    for directory in sorted(directories):
+        for folder in (Path(directory), Path(directory) / COMPANION_DIR):
+            try:
+                stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX)]
+            except OSError:
+                continue
+            for path in stale:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def _posix(mapping: Mapping[PurePosixPath, Any]) -> dict[Any, Any]:
+    return dict(mapping)
+
+
+def _edits(original: bytes, new: bytes, spans: Sequence[tuple[int, int]],
+           ordered: Sequence[tuple[PlannedSecret, Occurrence]]) -> list[Any]:
+    """How to turn ``new`` back into ``original`` without keeping a value: for each edited region
+    of ``new``, the original region as literal pieces (bytes that are not secrets, as latin-1
+    text) and references to the secrets that filled the spans."""
+    edits: list[Any] = []
+    delta = 0
+    pending = list(ordered)
+    for index, (new_start, new_end) in enumerate(spans):
+        orig_start = new_start - delta
+        # The region ends where the unchanged text resumes: the next edit's start, or the file's end.
+        next_unchanged = new[new_end:spans[index + 1][0]] if index + 1 < len(spans) else new[new_end:]
+        orig_end = _find_end(original, orig_start, next_unchanged, pending)
+        pieces: list[Any] = []
+        cursor = orig_start
+        while pending and pending[0][1].start_byte < orig_end:
+            secret, occurrence = pending.pop(0)
+            if occurrence.start_byte > cursor:
+                pieces.append({"text": original[cursor:occurrence.start_byte].decode("latin-1")})
+            pieces.append({"ref": secret.ref.to_dict(), "fingerprint": secret.fingerprint})
+            cursor = occurrence.end_byte
+        if orig_end > cursor:
+            pieces.append({"text": original[cursor:orig_end].decode("latin-1")})
+        edits.append([new_start, new_end, pieces])
+        delta += (new_end - new_start) - (orig_end - orig_start)
+    return edits
+
+
+def _find_end(original: bytes, orig_start: int, unchanged: bytes,
+              pending: Sequence[tuple[PlannedSecret, Occurrence]]) -> int:
+    """Where the original region of an edit ends: after the last span it covers, at the first
+    place the unchanged text that follows the edit matches."""
+    if not pending:
+        return orig_start
+    floor = pending[0][1].end_byte
+    probe = unchanged[:64]
+    position = original.find(probe, floor) if probe else len(original)
+    return floor if position < 0 else position
+

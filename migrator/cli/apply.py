@@ -1,0 +1,156 @@
+"""``vaultshift apply`` and ``vaultshift rollback``: thin adapters over migrator.apply."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from migrator.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, make_fingerprinter
+
+if TYPE_CHECKING:
+    from migrator.config import Config
+    from migrator.rewrite.base import AgentOptions, KvMount
+
+DEFAULT_STATE_DIR = ".vaultshift"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    apply = sub.add_parser(
+        "apply", help="store each planned secret, read it back, rewrite every place that held it",
+        description="Carry out a plan: per secret store -> read back and compare; per file rewrite the "
+                    "spans to runtime references -> check it parses -> write atomically; journal every step. "
+                    "Re-running after success changes nothing; after a crash it finishes the job.",
+        epilog="exit status: 0 everything done, 1 some items not done (each named on stderr), 2 error")
+    apply.add_argument("plan", help="the plan file (vaultshift plan -o FILE)")
+    apply.add_argument("--agent-check", choices=("auto", "always", "never"), default="auto",
+                       help="render each agent template with a real `bao agent` (or `vault agent`) before the file "
+                            "is replaced (default auto: when the binary and $VAULT_TOKEN are there)")
+    _add_common(apply)
+    apply.set_defaults(handler=run_apply)
+
+    back = sub.add_parser(
+        "rollback", help="restore the files an apply run rewrote, rendered from the vault",
+        description="Restore every file an apply run rewrote to its original bytes, rebuilt from the values in "
+                    "the vault (no plaintext copy is ever kept), and remove the files it generated.",
+        epilog="exit status: 0 restored, 1 some files not restored (each named on stderr), 2 error")
+    back.add_argument("run", nargs="?", help="the apply run to roll back (default: the last one)")
+    _add_common(back)
+    back.set_defaults(handler=run_rollback)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="backends and routes (default ./vaultshift.yml, else "
+                                                         "Vault at $VAULT_ADDR with $VAULT_TOKEN, KV v2 mount secret)")
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR, metavar="DIR",
+                        help=f"where the journal lives (default {DEFAULT_STATE_DIR}/ here)")
+    parser.add_argument("--fingerprint-key-file", metavar="FILE",
+                        help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
+
+
+def mounts_of(config: Config) -> dict[str, KvMount]:
+    from migrator.rewrite.base import KvMount
+
+    return {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
+            for name, s in config.backends.items() if s.get("type", "vault") == "vault"}
+
+
+def agent_options(config: Config) -> AgentOptions:
+    """The ``agent:`` section of the configuration (address, binary, auth, render interval, ...).
+    .env files get ``env_template`` + ``exec`` when ``command`` is given, else a rendered .env."""
+    import os
+
+    from migrator.config import ConfigError
+    from migrator.rewrite.base import AgentOptions, AutoAuth
+
+    section: Any = config.extra.get("agent") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{config.source}: 'agent' must be a mapping")
+    vault = next((s for s in config.backends.values() if s.get("type", "vault") == "vault"), {})
+    auth_section = section.pop("auth", None) or {}
+    try:
+        auth = AutoAuth(**auth_section)
+        address = section.pop("address", None) or vault.get("addr") or os.environ.get("VAULT_ADDR") or \
+            AgentOptions().address
+        if "command" in section:
+            section["command"] = tuple(section["command"])
+        elif "env_mode" not in section:
+            section["env_mode"] = "file"  # no application command to exec: the agent renders the .env
+        return AgentOptions(address=address, auth=auth, **section)
+    except TypeError as exc:
+        raise ConfigError(f"{config.source}: agent: {exc}") from None
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from migrator.apply.executor import Executor
+    from migrator.backends import backends_from_config
+    from migrator.config import load_config
+    from migrator.plan import planfile
+    from migrator.plan.digest import FileDigester
+    from migrator.state.journal import Journal
+
+    plan = planfile.load(args.plan)
+    fingerprinter = make_fingerprinter(args)
+    if plan.fingerprint_key_id and plan.fingerprint_key_id != fingerprinter.key_id:
+        print(f"vaultshift: error: {args.plan}: the plan was made with another fingerprint key "
+              f"(key id {plan.fingerprint_key_id}, yours is {fingerprinter.key_id})", file=sys.stderr)
+        return EXIT_ERROR
+    config = load_config(args.config)
+    from migrator.fingerprint import load_key
+
+    digest = FileDigester(load_key(args.fingerprint_key_file))
+    with Journal(args.state_dir) as journal:
+        executor = Executor(plan, backends_from_config(config), journal, fingerprinter, digest, mounts_of(config),
+                            agent_options(config), config.default_backend,
+                            render_check=_render_check(args.agent_check, config))
+        result = executor.apply()
+    for problem in result.problems:
+        print(f"vaultshift: {problem}", file=sys.stderr)
+    print(f"run {result.run_id}: {result.secrets_stored} secrets stored ({result.secrets_already_stored} already "
+          f"there), {result.files_rewritten} files rewritten ({result.files_already_done} already done), "
+          f"{len(result.problems)} problems ({result.seconds:.2f}s)", file=sys.stderr)
+    return EXIT_CLEAN if result.ok else EXIT_FINDINGS
+
+
+def _render_check(mode: str, config: Config) -> tuple[str, str] | None:
+    """(address, token) for rendering agent templates, or None when the check is off."""
+    import os
+    import shutil
+
+    from migrator.cli.common import UsageError
+    from migrator.rewrite.verify import agent_binary
+
+    if mode == "never":
+        return None
+    vault = next((s for s in config.backends.values() if s.get("type", "vault") == "vault"), {})
+    address = str(vault.get("addr") or os.environ.get("VAULT_ADDR") or "")
+    auth = vault.get("auth") or {}
+    token = os.environ.get(str(auth.get("token_env") or "VAULT_TOKEN"), "")
+    binary = agent_binary()
+    found = os.path.isfile(binary) or shutil.which(binary) is not None
+    if found and address and token:
+        return address, token
+    if mode == "always":
+        raise UsageError("--agent-check always: needs the bao (or vault) binary, the server address and a token")
+    return None
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from migrator.apply.rollback import rollback
+    from migrator.backends import backends_from_config
+    from migrator.config import load_config
+    from migrator.fingerprint import load_key
+    from migrator.plan.digest import FileDigester
+    from migrator.state.journal import Journal
+
+    config = load_config(args.config)
+    fingerprinter = make_fingerprinter(args)
+    digest = FileDigester(load_key(args.fingerprint_key_file))
+    with Journal(args.state_dir) as journal:
+        result = rollback(journal, backends_from_config(config), fingerprinter, digest, args.run)
+    for problem in result.problems:
+        print(f"vaultshift: {problem}", file=sys.stderr)
+    print(f"run {result.run_id}: rolled back {result.of_run}: {result.files_restored} files restored "
+          f"({result.files_already_original} already original), {len(result.problems)} problems "
+          f"({result.seconds:.2f}s)", file=sys.stderr)
+    return EXIT_CLEAN if not result.problems else EXIT_FINDINGS
