@@ -169,3 +169,29 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         if os.environ.get(name) != value:
             monkeypatch.setenv(name, value)
     return env
+
+
+# ---- A small fleet to migrate (plan -> apply -> rollback tests) ----
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, token: Callable[..., str]) -> tuple[Path, dict[str, bytes], dict[str, str]]:
+    """A small fleet: an Ansible vars file, an agent-rendered config, an .env; and its canaries."""
+    canaries = {"vars": token(24), "config": token(28), "env": token(20)}
+    root = tmp_path / "fleet"
+    files = {
+        "ansible/group_vars/all/main.yml": f"# shared\napp_name: shop\ndb_password: {canaries['vars']}\nport: 5432\n",
+        "web01/etc/shop/config.ini": f"[db]\nhost = db1\npassword = {canaries['config']}\n; {{{{ keep }}}}\n",
+        "web01/srv/shop/.env": f"export HOST=db1\nAPI_TOKEN={canaries['env']}\n",
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root, {name: (root / name).read_bytes() for name in files}, canaries
+
+
+@pytest.fixture
+def vault_env(cli_env: dict[str, str], bao: BaoServer) -> dict[str, str]:
+    """``cli_env`` pointed at the session's OpenBao dev server (VAULT_ADDR, VAULT_TOKEN)."""
+    return dict(cli_env, VAULT_ADDR=bao.addr, VAULT_TOKEN=bao.token)

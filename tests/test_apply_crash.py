@@ -10,27 +10,19 @@ from __future__ import annotations
 
 import signal
 
-from test_apply import env, fleet, run  # noqa: F401  (fixtures)
+from migration import files_now, no_temporaries, run
 
 KILLED = -signal.SIGKILL
 APPLY = ("apply", "plan.json", "--state-dir", "state", "--agent-check", "never")
 
 
-def files_now(root, names):
-    return {name: (root / name).read_bytes() for name in names}
-
-
-def no_temporaries(root):
-    return [p for p in root.rglob("*") if p.name.endswith(".vaultshift-tmp")]
-
-
-def test_apply_killed_at_every_step(cli, env, tmp_path, fleet, bao):  # noqa: F811
+def test_apply_killed_at_every_step(cli, vault_env, tmp_path, fleet, bao):
     root, originals, canaries = fleet
-    assert run(cli, env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
+    assert run(cli, vault_env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
     rewritten: dict[str, bytes] = {}
     step = 1
     while True:
-        killed = run(cli, dict(env, VAULTSHIFT_KILL_AT_STEP=str(step)), tmp_path,
+        killed = run(cli, dict(vault_env, VAULTSHIFT_KILL_AT_STEP=str(step)), tmp_path,
                      *APPLY)
         if killed.returncode != KILLED:
             assert killed.returncode == 0, killed.stderr
@@ -41,7 +33,7 @@ def test_apply_killed_at_every_step(cli, env, tmp_path, fleet, bao):  # noqa: F8
             if data != originals[name]:
                 assert not any(c.encode() in data for c in canaries.values())
         assert no_temporaries(root) == [] or step > 0  # a kill may leave one; the re-run must clear it
-        again = run(cli, env, tmp_path, *APPLY)
+        again = run(cli, vault_env, tmp_path, *APPLY)
         assert again.returncode == 0, f"step {step}: {again.stderr}"
         finished = files_now(root, originals)
         assert all(finished[name] != originals[name] for name in originals), f"step {step}: not finished"
@@ -49,31 +41,32 @@ def test_apply_killed_at_every_step(cli, env, tmp_path, fleet, bao):  # noqa: F8
             rewritten = finished
         assert finished == rewritten, f"step {step}: a re-run after a crash rewrote differently"
         assert no_temporaries(root) == [], f"step {step}: temporary files left"
-        back = run(cli, env, tmp_path, "rollback", "--state-dir", "state")
+        back = run(cli, vault_env, tmp_path, "rollback", "--state-dir", "state")
         assert back.returncode == 0, f"step {step}: {back.stderr}"
         assert files_now(root, originals) == originals, f"step {step}: rollback did not restore"
         step += 1
     assert step > 8, "the apply should pass a checkpoint between every durable step"
 
 
-def test_rollback_killed_at_every_step(cli, env, tmp_path, fleet, bao):  # noqa: F811
+def test_rollback_killed_at_every_step(cli, vault_env, tmp_path, fleet, bao):
     root, originals, _ = fleet
-    assert run(cli, env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
-    assert run(cli, env, tmp_path, *APPLY).returncode == 0
+    assert run(cli, vault_env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
+    assert run(cli, vault_env, tmp_path, *APPLY).returncode == 0
     rewritten = files_now(root, originals)
     step = 1
     while True:
-        killed = run(cli, dict(env, VAULTSHIFT_KILL_AT_STEP=str(step)), tmp_path, "rollback", "--state-dir", "state")
+        kill = dict(vault_env, VAULTSHIFT_KILL_AT_STEP=str(step))
+        killed = run(cli, kill, tmp_path, "rollback", "--state-dir", "state")
         if killed.returncode != KILLED:
             assert killed.returncode == 0, killed.stderr
             assert files_now(root, originals) == originals
             break
         for name, data in files_now(root, originals).items():
             assert data in (originals[name], rewritten[name]), f"step {step}: {name} half-done"
-        finished = run(cli, env, tmp_path, "rollback", "--state-dir", "state")
+        finished = run(cli, vault_env, tmp_path, "rollback", "--state-dir", "state")
         assert finished.returncode == 0, f"step {step}: {finished.stderr}"
         assert files_now(root, originals) == originals
         assert no_temporaries(root) == []
-        assert run(cli, env, tmp_path, *APPLY).returncode == 0
+        assert run(cli, vault_env, tmp_path, *APPLY).returncode == 0
         step += 1
     assert step > 3
