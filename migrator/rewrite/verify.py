@@ -2,7 +2,7 @@
 agent renders from the vault is exactly what the file held.
 
 ``verify_parses`` reads the new bytes with the discovery reader the file had (a reader error is a
-failure unless the original had it too), parses Jinja templates with jinja2 when it is installed,
+failure unless the original had it too), parses Jinja templates with jinja2,
 and scans the file: no finding may remain at a rewritten span.
 
 ``render_with_agent`` runs a real ``bao agent`` (or ``vault agent``) once, ``-exit-after-auth``,
@@ -83,10 +83,8 @@ def _reads(path: str, data: bytes) -> bool:
 
 
 def _parse_jinja(path: str, text: str) -> None:
-    try:
-        import jinja2
-    except ImportError:  # pragma: no cover - jinja2 comes with ansible-core
-        return
+    import jinja2
+
     try:
         jinja2.Environment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
