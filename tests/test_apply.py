@@ -71,3 +71,21 @@ def test_a_wrong_token_stores_nothing_and_rewrites_nothing(cli, vault_env, tmp_p
     applied = run(cli, wrong, tmp_path, "apply", "plan.json", "--state-dir", "state")
     assert applied.returncode in (1, 2)
     assert {name: (root / name).read_bytes() for name in originals} == originals
+
+
+def test_env_file_with_exec_is_verified_by_a_real_agent(cli, vault_env, tmp_path, token):
+    root = tmp_path / "app"
+    root.mkdir()
+    value = token(22)
+    env_file = root / ".env"
+    env_file.write_text(f"HOST=db1\nDATABASE_URL=postgres://app:{value}@db1/shop\n")
+    original = env_file.read_bytes()
+    (tmp_path / "vaultshift.yml").write_text("agent:\n  command: [/usr/bin/env]\n")
+    assert run(cli, vault_env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
+    applied = run(cli, vault_env, tmp_path, "apply", "plan.json", "--state-dir", "state", "--agent-check", "always")
+    assert applied.returncode == 0, applied.stderr
+    hcl = next((root / ".vaultshift").glob("*.agent.hcl")).read_text()
+    assert "env_template" in hcl and "exec" in hcl and value not in hcl
+    assert value not in env_file.read_text()
+    assert run(cli, vault_env, tmp_path, "rollback", "--state-dir", "state").returncode == 0
+    assert env_file.read_bytes() == original

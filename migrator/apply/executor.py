@@ -30,10 +30,11 @@ from migrator.backends.base import Backend, BackendError
 from migrator.fingerprint import Fingerprinter
 from migrator.plan.digest import FileDigester
 from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle
-from migrator.rewrite import Replacement, RewriteContext, RewriteError, rewrite
+from migrator.rewrite import Replacement, RewriteContext, RewriteError, RewriteResult, rewrite
+from migrator.rewrite.agent_env import env_templates
 from migrator.rewrite.atomic import TEMP_SUFFIX, read_exact, write_atomic, write_companions
 from migrator.rewrite.base import COMPANION_DIR, AgentOptions, KvMount
-from migrator.rewrite.verify import VerifyError, verify_parses, verify_render
+from migrator.rewrite.verify import VerifyError, verify_env, verify_parses, verify_render
 from migrator.state.journal import Journal
 
 
@@ -123,6 +124,20 @@ class Executor:
 
     def _planned_paths(self) -> set[str]:
         return {o.file for s in self.plan.secrets for o in s.occurrences}
+
+    def _render_check(self, original: bytes, style: ReferenceStyle, rewritten: RewriteResult,
+                      replacements: list[Replacement], context: RewriteContext) -> None:
+        """A real agent renders what the runtime will: an agent template (a .env rendered as a
+        file too) must give back the original bytes; env_template + exec must give each
+        variable its original value."""
+        assert self.render_check is not None
+        address, token = self.render_check
+        template = next((data for path, data in rewritten.companions.items() if str(path).endswith(".ctmpl")), None)
+        if template is not None:
+            verify_render(original, template, address=address, token=token)
+        elif style is ReferenceStyle.AGENT_ENV:
+            verify_env(context.path, original, env_templates(original, replacements, context),
+                       address=address, token=token)
 
     def _rebuilds(self, new: bytes, edits: list[Any], original_digest: str) -> bool:
         from migrator.apply.rollback import rebuild_original
@@ -259,12 +274,8 @@ class Executor:
             # original bytes. Then, for agent-rendered files, a real agent renders the template.
             if not self._rebuilds(rewritten.new_bytes, edits, original_digest):
                 raise VerifyError("the rewritten file and the stored values do not give back the original")
-            if self.render_check is not None and style is ReferenceStyle.AGENT_TEMPLATE:
-                template = next((data for path, data in rewritten.companions.items()
-                                 if str(path).endswith(".ctmpl")), None)
-                if template is not None:
-                    address, token = self.render_check
-                    verify_render(planned.data, template, address=address, token=token)
+            if self.render_check is not None:
+                self._render_check(planned.data, style, rewritten, replacements, context)
         except (VerifyError, BackendError, ValueError) as exc:
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: verification failed: {exc}"))
             return
