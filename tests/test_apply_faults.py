@@ -79,3 +79,59 @@ def test_a_broken_plan_or_journal_is_one_line(cli, vault_env, tmp_path):
     (tmp_path / "state" / "journal.sqlite").write_bytes(b"garbage" * 200)
     back = run(cli, vault_env, tmp_path, "rollback", "--state-dir", "state")
     assert back.returncode == 2 and back.stderr.count("\n") == 1 and "not a vaultshift journal" in back.stderr
+
+
+def test_permission_denied_files_are_named_and_the_rest_goes_on(cli, vault_env, public_dir, token, monkeypatch):
+    """As an unprivileged user (root bypasses file modes): a file it cannot read, one it cannot
+    replace (a directory it cannot write) and one whose owner it cannot keep are each one line;
+    the file it may rewrite is rewritten."""
+    import contextlib
+    import io
+    import os
+
+    from sandbox import NOBODY, run_as_nobody
+
+    from migrator.cli import main
+
+    values = {name: token(24) for name in ("unreadable", "locked", "owned", "ok")}
+    fleet = public_dir / "fleet"
+    for name in values:
+        (fleet / name).mkdir(parents=True)
+        (fleet / name / "app.env").write_text(f"API_TOKEN={values[name]}\n")
+    os.chmod(fleet / "unreadable" / "app.env", 0o600)  # root's, unreadable to nobody
+    for name in ("owned", "ok"):
+        os.chown(fleet / name, NOBODY, NOBODY)  # nobody may create files here
+    os.chown(fleet / "ok" / "app.env", NOBODY, NOBODY)  # and replace this one, as its owner
+    state = public_dir / "state"
+    state.mkdir()
+    os.chown(state, NOBODY, NOBODY)
+    for name, value in vault_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(public_dir)
+    assert main(["plan", str(fleet), "-o", str(public_dir / "plan.json")]) == 0
+    os.chmod(public_dir / "plan.json", 0o644)
+    # The child cannot read this Python's library (under root's home): a first apply here imports
+    # everything an apply needs, and the forked child inherits it.
+    warm = public_dir / "warm"
+    warm.mkdir()
+    (warm / "app.env").write_text(f"API_TOKEN={token(24)}\n")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["plan", str(warm), "-o", str(public_dir / "warm.json")]) == 0
+        assert main(["apply", str(public_dir / "warm.json"), "--state-dir", str(public_dir / "warm-state"),
+                     "--agent-check", "never"]) == 0
+
+    def apply_as_nobody() -> list[object]:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = main(["apply", str(public_dir / "plan.json"), "--state-dir", str(state), "--agent-check", "never"])
+        return [status, err.getvalue()]
+
+    status, stderr = run_as_nobody(apply_as_nobody)
+    assert status == 1
+    assert f"{fleet / 'unreadable' / 'app.env'}: cannot read: Permission denied" in stderr
+    assert f"{fleet / 'locked' / 'app.env'}: not rewritten" in stderr
+    assert f"{fleet / 'owned' / 'app.env'}: not rewritten" in stderr
+    assert values["ok"] not in (fleet / "ok" / "app.env").read_text()  # the rest went on
+    for name in ("unreadable", "locked", "owned"):
+        assert values[name] in (fleet / name / "app.env").read_text()
+    assert "Traceback" not in stderr and not any(v in stderr for v in values.values())
