@@ -89,3 +89,30 @@ def test_env_file_with_exec_is_verified_by_a_real_agent(cli, vault_env, tmp_path
     assert value not in env_file.read_text()
     assert run(cli, vault_env, tmp_path, "rollback", "--state-dir", "state").returncode == 0
     assert env_file.read_bytes() == original
+
+
+def test_hybrid_routing_sends_ansible_vars_to_secrets_manager(cli, vault_env, tmp_path, fleet, moto):
+    """One migration, two stores: the Ansible vars go to AWS Secrets Manager (moto), the rest to
+    OpenBao; the lookup names its backend, and rollback reads each value back from its own store."""
+    from servers import apply_aws_test_env
+
+    root, originals, canaries = fleet
+    env = apply_aws_test_env(dict(vault_env))
+    (tmp_path / "vaultshift.yml").write_text(
+        "backends:\n"
+        "  vault: {type: vault}\n"
+        f"  aws: {{type: aws, region: us-east-1, endpoint_url: '{moto.endpoint}',"
+        f" prefix: hybrid-{uuid.uuid4().hex[:8]}/}}\n"
+        "routes:\n"
+        "  - {match: {path: 'ansible/**'}, backend: aws}\n"
+        "default_backend: vault\n")
+    assert run(cli, env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
+    applied = run(cli, env, tmp_path, "apply", "plan.json", "--state-dir", "state", "--agent-check", "never")
+    assert applied.returncode == 0, applied.stderr
+    text = (root / "ansible/group_vars/all/main.yml").read_text()
+    assert "backend='aws'" in text and canaries["vars"] not in text
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert sorted(s["ref"]["backend"] for s in plan["secrets"]) == ["aws", "vault", "vault"]
+    back = run(cli, env, tmp_path, "rollback", "--state-dir", "state")
+    assert back.returncode == 0, back.stderr
+    assert {name: (root / name).read_bytes() for name in originals} == originals
