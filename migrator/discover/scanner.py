@@ -19,7 +19,7 @@ from migrator.discover.document import Document
 from migrator.discover.filters import Filter, default_filters
 from migrator.discover.filters.uuids import CREDENTIAL_KINDS
 from migrator.discover.loader import load
-from migrator.discover.models import Candidate, Confidence, Entry, Finding, ScanError, ScanResult
+from migrator.discover.models import Candidate, Confidence, Entry, Finding, ScanError, ScanResult, ScanStats
 from migrator.discover.readers import Reader, ReaderError, reader_for
 from migrator.discover.readers.line import entries_in_range, keyword_lines
 from migrator.discover.walker import SourceFile, WalkOptions, walk
@@ -48,6 +48,7 @@ class DocumentScan:
     errors: list[ScanError] = field(default_factory=list)
     candidates: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    data: bytes = b""  # the bytes the findings' spans refer to
 
 
 class Scanner:
@@ -67,7 +68,7 @@ class Scanner:
 
     # -- one document -----------------------------------------------------------------------
     def scan_document(self, doc: Document) -> DocumentScan:
-        result = DocumentScan()
+        result = DocumentScan(data=doc.data)
         hits: list[tuple[Hit, str]] = []
         for text_detector in self.text_detectors:
             hits.extend((hit, text_detector.name) for hit in text_detector.scan(doc))
@@ -145,30 +146,44 @@ class Scanner:
         return result
 
     def _scan_source(self, source: SourceFile, result: ScanResult) -> None:
-        stats = result.stats
-        doc, errors = load(source, self.options.walk.max_file_size)
-        result.errors.extend(errors)
+        scanned = self.scan_file(source, result.stats, result.errors)
+        if scanned is not None:
+            result.findings.extend(scanned.findings)
+
+    def scan_file(self, source: SourceFile, stats: ScanStats, errors: list[ScanError]) -> DocumentScan | None:
+        """Load and scan one walked file, counting it in ``stats`` and adding its notes and errors
+        to ``errors``; None when it was skipped (binary, unreadable)."""
+        doc, problems = load(source, self.options.walk.max_file_size)
+        errors.extend(problems)
         if doc is None:
-            stats.files_skipped += 1
-            reason = "error" if errors else "binary"
-            stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
-            return
+            _skip(stats, "error" if problems else "binary")
+            return None
+        return self.scan_loaded(doc, stats, errors)
+
+    def scan_loaded(self, doc: Document, stats: ScanStats, errors: list[ScanError],
+                    shown: str | None = None) -> DocumentScan | None:
+        """Scan a document already read (from disk or from git), counting it in ``stats``; a
+        detector or reader bug becomes an error naming the file (``shown``, else its path),
+        never its content, and None."""
         try:
             scanned = self.scan_document(doc)
         except Exception as exc:  # a detector or filter bug: report the file, never its content
-            result.errors.append(ScanError(doc.path, f"internal error while scanning ({type(exc).__name__}); "
-                                                     "file not scanned, please report it"))
-            stats.files_skipped += 1
-            stats.skipped_reasons["error"] = stats.skipped_reasons.get("error", 0) + 1
-            return
+            errors.append(ScanError(shown or doc.path, f"internal error while scanning ({type(exc).__name__}); "
+                                                       "file not scanned, please report it"))
+            _skip(stats, "error")
+            return None
         stats.files_scanned += 1
         stats.bytes_scanned += len(doc.data)
-        result.findings.extend(scanned.findings)
-        result.errors.extend(scanned.errors)
         stats.candidates += scanned.candidates
         for reason, count in scanned.dropped.items():
             stats.dropped_by_filter[reason] = stats.dropped_by_filter.get(reason, 0) + count
+        errors.extend(ScanError(shown, e.reason, e.fatal) if shown else e for e in scanned.errors)
+        return scanned
 
+
+def _skip(stats: ScanStats, reason: str) -> None:
+    stats.files_skipped += 1
+    stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
 
 def _read_all(doc: Document, reader: Reader, errors: list[ScanError],
               wanted: Callable[[str, str], bool] | None = None) -> tuple[list[Entry], str, bool]:

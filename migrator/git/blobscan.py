@@ -86,7 +86,7 @@ class BlobScanner:
         return out
 
     def _scan_blob(self, change: Change, shown: str, errors: list[ScanError]) -> list[Finding]:
-        data, size = self.blobs.read(change.new_oid)
+        data, _ = self.blobs.read(change.new_oid)
         if data is None:
             self._skip("too large")
             errors.append(ScanError(shown, too_large_reason(self.blobs.max_size)))
@@ -97,21 +97,8 @@ class BlobScanner:
         doc, warning = Document.from_bytes(change.path, data)
         if warning:
             errors.append(ScanError(shown, warning, fatal=False))
-        try:
-            scanned = self.scanner.scan_document(doc)
-        except Exception as exc:  # a detector or reader bug: name the file, never its content
-            self._skip("error")
-            errors.append(ScanError(shown, f"internal error while scanning ({type(exc).__name__}); "
-                                           "file not scanned, please report it"))
-            return []
-        stats = self.stats
-        stats.files_scanned += 1
-        stats.bytes_scanned += size
-        stats.candidates += scanned.candidates
-        for reason, count in scanned.dropped.items():
-            stats.dropped_by_filter[reason] = stats.dropped_by_filter.get(reason, 0) + count
-        errors.extend(ScanError(shown, e.reason, e.fatal) for e in scanned.errors)
-        return scanned.findings
+        scanned = self.scanner.scan_loaded(doc, self.stats, errors, shown)
+        return scanned.findings if scanned is not None else []
 
     def _texts(self, change: Change) -> tuple[str, list[str]]:
         texts: list[str] = []

@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from migrator.config import Config
-from migrator.discover.loader import load
 from migrator.discover.models import Finding, ScanError, ScanStats
 from migrator.discover.scanner import Scanner
 from migrator.discover.walker import SourceFile, walk
@@ -192,30 +191,11 @@ class Planner:
         return collected
 
     def _scan_file(self, source: SourceFile, root: str, path: str, host: str, collected: Collected) -> None:
-        stats = collected.stats
-        doc, errors = load(source, self.scanner.options.walk.max_file_size)
-        collected.errors.extend(errors)
-        if doc is None:
-            stats.files_skipped += 1
-            reason = "error" if errors else "binary"
-            stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
+        scanned = self.scanner.scan_file(source, collected.stats, collected.errors)
+        if scanned is None:
             return
-        try:
-            scanned = self.scanner.scan_document(doc)
-        except Exception as exc:  # a detector or filter bug: name the file, never its content
-            collected.errors.append(ScanError(doc.path, f"internal error while scanning ({type(exc).__name__}); "
-                                                        "file not scanned, please report it"))
-            stats.files_skipped += 1
-            stats.skipped_reasons["error"] = stats.skipped_reasons.get("error", 0) + 1
-            return
-        stats.files_scanned += 1
-        stats.bytes_scanned += len(doc.data)
-        stats.candidates += scanned.candidates
-        for reason, count in scanned.dropped.items():
-            stats.dropped_by_filter[reason] = stats.dropped_by_filter.get(reason, 0) + count
-        collected.errors.extend(scanned.errors)
         if scanned.findings:
-            digest = self.digester(doc.data)  # the bytes the spans were found in
+            digest = self.digester(scanned.data)  # the bytes the spans were found in
             collected.located.extend(Located(f, root, path, host, digest) for f in scanned.findings)
 
     # -- planning ---------------------------------------------------------------------------------
