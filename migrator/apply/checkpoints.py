@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 ENV = "VAULTSHIFT_KILL_AT_STEP"
 _passed = 0
+_lock = threading.Lock()  # the store phase passes checkpoints from several threads
 
 
 def checkpoint() -> None:
     global _passed
-    _passed += 1
-    if os.environ.get(ENV) == str(_passed):
+    with _lock:
+        _passed += 1
+        step = _passed
+    if os.environ.get(ENV) == str(step):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

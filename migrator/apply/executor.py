@@ -9,8 +9,15 @@ after, so a crash at any point leaves each file either original or rewritten to 
 stored, verified secrets, and a re-run finishes the job (a file already rewritten is recognised
 by its digest, a stored secret by the journal and a read-back).
 
+Secrets are stored by a bounded pool of threads (``concurrency``), each with its own clone of
+the backends; the secrets of one vault path go to one thread, one after another, so threads
+never race on a path. The journal is written by the main thread only, in batched commits: every
+secret's record is committed before any file is rewritten, and every file's intent before the
+file (or a companion) is touched.
+
 No value is ever logged, journalled or put in an error: values live in memory between the read
-of the file and the write to the backend.
+of the file and the write to the backend, and the values read back are kept until the end of the
+run to check each rewritten file against them.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -74,6 +83,33 @@ class _File:
     occurrences: list[tuple[PlannedSecret, Occurrence]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Stored:
+    """What storing one secret gave: whether it was written, the value verified in the backend
+    (None when it failed), and the failure."""
+
+    secret: PlannedSecret
+    wrote: bool = False
+    value: str | None = None
+    error: str = ""
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A file rewritten in memory and verified, waiting to be written."""
+
+    planned: _File
+    rewritten: RewriteResult
+    original_digest: str
+    new_digest: str
+    edits: list[Any]
+    companions: list[str]
+
+
+SECRET_BATCH = 200  # secret records per journal commit
+FILE_BATCH = 50  # file intents (then outcomes) per journal commit
+
+
 def plan_digest(plan: Plan) -> str:
     body = json.dumps(plan.to_dict(), sort_keys=True).encode()
     return "sha256:" + hashlib.sha256(body).hexdigest()
@@ -85,7 +121,7 @@ class Executor:
     def __init__(self, plan: Plan, backends: Mapping[str, Backend], journal: Journal, fingerprint: Fingerprinter,
                  digest: FileDigester, mounts: Mapping[str, KvMount], agent: AgentOptions | None = None,
                  default_backend: str = "vault", host_root: str = "/",
-                 render_check: tuple[str, str] | None = None) -> None:
+                 render_check: tuple[str, str] | None = None, concurrency: int = 1) -> None:
         self.plan = plan
         self.backends = backends
         self.journal = journal
@@ -96,6 +132,9 @@ class Executor:
         self.default_backend = default_backend
         self.host_root = host_root  # where companions' absolute paths are written (a host tree in tests)
         self.render_check = render_check  # (address, token): render agent templates with a real agent
+        self.concurrency = max(1, concurrency)  # secrets stored at a time (threads, each with its own backends)
+        self._verified: dict[str, str] = {}  # fingerprint -> value read back from its backend in this run
+        self._local = threading.local()
 
     # -- the run ------------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
@@ -107,17 +146,26 @@ class Executor:
             remove_stale_temporaries({os.path.dirname(os.path.abspath(f)) for f in self._planned_paths()})
             files = self._load_files(result)
             stored = self._store_secrets(files, result)
+            batch: list[_Prepared] = []
             for planned_file in files.values():
                 if planned_file.state == "original":
-                    self._rewrite_file(run, planned_file, stored, result)
+                    prepared = self._prepare_file(planned_file, stored, result)
+                    if prepared is not None:
+                        batch.append(prepared)
+                    if len(batch) >= FILE_BATCH:
+                        self._write_files(run, batch, result)
+                        batch = []
                 elif planned_file.state == "done":
                     result.files_already_done += 1
-            for secret in self.plan.secrets:
-                if secret.fingerprint in stored and all(
-                        files[o.file].state in ("done", "rewritten") for o in secret.occurrences):
-                    self.journal.record_secret(run, secret.fingerprint, secret.ref.backend, secret.ref.path,
-                                               secret.ref.field, "referenced")
+            self._write_files(run, batch, result)
+            with self.journal.transaction():
+                for secret in self.plan.secrets:
+                    if secret.fingerprint in stored and all(
+                            files[o.file].state in ("done", "rewritten") for o in secret.occurrences):
+                        self.journal.record_secret(run, secret.fingerprint, secret.ref.backend, secret.ref.path,
+                                                   secret.ref.field, "referenced")
         finally:
+            self._verified.clear()
             result.seconds = time.perf_counter() - started
             self.journal.finish_run(run, "done" if result.ok else "failed")
         return result
@@ -142,7 +190,10 @@ class Executor:
     def _rebuilds(self, new: bytes, edits: list[Any], original_digest: str) -> bool:
         from migrator.apply.rollback import rebuild_original
 
-        return rebuild_original(new, edits, self.backends, self.fingerprint, self.digest, original_digest) is not None
+        # The values are those this run read back from their backends after storing them (or
+        # found there already); a secret this run did not store is read from its backend.
+        return rebuild_original(new, edits, self.backends, self.fingerprint, self.digest, original_digest,
+                                known=self._verified) is not None
 
     # -- 1. what the files hold now -------------------------------------------------------------
     def _load_files(self, result: ApplyResult) -> dict[str, _File]:
@@ -150,38 +201,44 @@ class Executor:
         for secret in self.plan.secrets:
             for occurrence in secret.occurrences:
                 files.setdefault(occurrence.file, _File(occurrence.file)).occurrences.append((secret, occurrence))
-        for planned in files.values():
-            expected = planned.occurrences[0][1].file_digest
-            try:
-                planned.data = read_exact(planned.path)
-            except OSError as exc:
-                planned.state = "unreadable"
-                result.problems.append(ApplyProblem(planned.path, f"cannot read: {exc.strerror or exc}"))
-                continue
-            if self.digest.matches(planned.data, expected):
-                continue
-            current = self.digest(planned.data)
-            record = self.journal.file_by_digest(planned.path, current)
-            if record is not None and record.original_digest == expected:
-                # Rewritten by an earlier run of this plan (perhaps one that was killed): this run
-                # takes it over, so that rolling back the last run puts back every file of the plan.
-                planned.state = "done"
-                if record.run_id != result.run_id:
-                    self.journal.record_file(result.run_id, planned.path, record.original_digest,
-                                             record.rewritten_digest, list(record.edits), list(record.companions),
-                                             "rewritten")
-                    self.journal.set_file_state(record.run_id, planned.path, "superseded")
-            else:
-                planned.state = "changed"
-                result.problems.append(ApplyProblem(planned.path, "changed since the plan was made; "
-                                                                  "make the plan again"))
+        with self.journal.transaction():
+            for planned in files.values():
+                self._load_file(planned, result)
         return files
+
+    def _load_file(self, planned: _File, result: ApplyResult) -> None:
+        """Read one planned file and say what it is now: as planned, already done, changed, unreadable."""
+        expected = planned.occurrences[0][1].file_digest
+        try:
+            planned.data = read_exact(planned.path)
+        except OSError as exc:
+            planned.state = "unreadable"
+            result.problems.append(ApplyProblem(planned.path, f"cannot read: {exc.strerror or exc}"))
+            return
+        if self.digest.matches(planned.data, expected):
+            return
+        current = self.digest(planned.data)
+        record = self.journal.file_by_digest(planned.path, current)
+        if record is not None and record.original_digest == expected:
+            # Rewritten by an earlier run of this plan (perhaps one that was killed): this run
+            # takes it over, so that rolling back the last run puts back every file of the plan.
+            planned.state = "done"
+            if record.run_id != result.run_id:
+                self.journal.record_file(result.run_id, planned.path, record.original_digest,
+                                         record.rewritten_digest, list(record.edits), list(record.companions),
+                                         "rewritten")
+                self.journal.set_file_state(record.run_id, planned.path, "superseded")
+        else:
+            planned.state = "changed"
+            result.problems.append(ApplyProblem(planned.path, "changed since the plan was made; "
+                                                              "make the plan again"))
 
     # -- 2. store and read back ----------------------------------------------------------------
     def _store_secrets(self, files: Mapping[str, _File], result: ApplyResult) -> set[str]:
         """Fingerprints of the secrets that are in their backend, verified by a read-back."""
         stored: set[str] = set()
         run = result.run_id
+        by_path: dict[tuple[str, str], list[tuple[PlannedSecret, str]]] = {}
         for secret in self.plan.secrets:
             value = self._value_of(secret, files, result)
             ref = secret.ref
@@ -191,35 +248,92 @@ class Executor:
                     stored.add(secret.fingerprint)
                     result.secrets_already_stored += 1
                 continue
-            backend = self.backends.get(ref.backend)
-            if backend is None:
+            if ref.backend not in self.backends:
                 result.problems.append(ApplyProblem(str(ref), f"backend {ref.backend!r} is not configured"))
                 continue
-            try:
-                current = backend.read(ref)
-                if current is not None and hmac.compare_digest(current.encode(), value.encode()):
-                    result.secrets_already_stored += 1
+            by_path.setdefault((ref.backend, ref.path), []).append((secret, value))
+        known = self.journal.known_paths()
+        jobs = [(items, place not in known) for place, items in by_path.items()]
+        by_path.clear()
+        pending: list[_Stored] = []
+        for outcomes in self._run_jobs(jobs):
+            pending.extend(outcomes)
+            if len(pending) >= SECRET_BATCH:
+                self._record_stored(run, pending, stored, result)
+                pending = []
+        self._record_stored(run, pending, stored, result)
+        return stored
+
+    def _record_stored(self, run: str, outcomes: Sequence[_Stored], stored: set[str], result: ApplyResult) -> None:
+        """Journal what storing these secrets gave, in one commit."""
+        if not outcomes:
+            return
+        with self.journal.transaction():
+            for outcome in outcomes:
+                secret, ref = outcome.secret, outcome.secret.ref
+                if outcome.value is None:
+                    self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "failed",
+                                               error=outcome.error)
+                    result.problems.append(ApplyProblem(str(ref), outcome.error))
+                    continue
+                self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "stored")
+                if outcome.wrote:
+                    result.secrets_stored += 1
                 else:
-                    first = secret.occurrences[0]
-                    backend.write(ref, value, {"source": f"{first.path}:{first.line}",
-                                               "first_seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                               "fingerprint": secret.fingerprint})
+                    result.secrets_already_stored += 1
+                stored.add(secret.fingerprint)
+                self._verified[secret.fingerprint] = outcome.value
+        checkpoint()
+
+    def _run_jobs(self, jobs: list[tuple[list[tuple[PlannedSecret, str]], bool]]) -> Iterator[list[_Stored]]:
+        """Each job (the secrets of one path) stored, in order; by ``concurrency`` threads when
+        every backend can be cloned for them, else one after another."""
+        workers = min(self.concurrency, len(jobs))
+        if workers > 1:
+            try:
+                for backend in self.backends.values():
+                    backend.clone()
+            except NotImplementedError:
+                workers = 1
+        if workers <= 1:
+            for items, absent in jobs:
+                yield self._store_path(items, absent, self.backends)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaultshift-store") as pool:
+            yield from pool.map(lambda job: self._store_path(job[0], job[1], self._thread_backends()), jobs)
+
+    def _thread_backends(self) -> Mapping[str, Backend]:
+        """This worker thread's own backends (a backend is not thread-safe)."""
+        mine: dict[str, Backend] | None = getattr(self._local, "backends", None)
+        if mine is None:
+            mine = self._local.backends = {name: backend.clone() for name, backend in self.backends.items()}
+        return mine
+
+    def _store_path(self, items: list[tuple[PlannedSecret, str]], absent: bool,
+                    backends: Mapping[str, Backend]) -> list[_Stored]:
+        """Store each secret of one path, in order, and read it back. ``absent``: no run of this
+        journal ever stored anything at the path (the first write may then skip its read)."""
+        out: list[_Stored] = []
+        for secret, value in items:
+            ref = secret.ref
+            backend = backends[ref.backend]
+            first = secret.occurrences[0]
+            outcome = _Stored(secret)
+            try:
+                stored = backend.store(ref, value, {"source": f"{first.path}:{first.line}",
+                                                    "first_seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                                    "fingerprint": secret.fingerprint}, absent=absent)
+                absent = False  # the path holds this secret now
+                if stored.wrote:
                     checkpoint()
                     back = backend.read(ref)
                     if back is None or not hmac.compare_digest(back.encode(), value.encode()):
                         raise BackendError(ref.backend, "read back", str(ref), "differs from what was written")
-                    result.secrets_stored += 1
+                outcome.wrote, outcome.value = stored.wrote, value
             except (BackendError, ValueError) as exc:
-                self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "failed",
-                                           error=str(exc))
-                result.problems.append(ApplyProblem(str(ref), str(exc)))
-                continue
-            finally:
-                del value
-            self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "stored")
-            checkpoint()
-            stored.add(secret.fingerprint)
-        return stored
+                outcome.error = str(exc)
+            out.append(outcome)
+        return out
 
     def _value_of(self, secret: PlannedSecret, files: Mapping[str, _File], result: ApplyResult) -> str | None:
         """The value at the secret's first span in a file as planned, checked against its fingerprint."""
@@ -239,16 +353,17 @@ class Executor:
         return None
 
     # -- 3. rewrite ----------------------------------------------------------------------------
-    def _rewrite_file(self, run: str, planned: _File, stored: set[str], result: ApplyResult) -> None:
+    def _prepare_file(self, planned: _File, stored: set[str], result: ApplyResult) -> _Prepared | None:
+        """The file rewritten in memory and verified (None, and a problem, when it cannot be)."""
         missing = sorted({str(s.ref) for s, _ in planned.occurrences if s.fingerprint not in stored})
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: {missing[0]} is not stored{more}"))
-            return
+            return None
         styles = {o.style for _, o in planned.occurrences}
         if len(styles) != 1:
             result.problems.append(ApplyProblem(planned.path, "the plan gives this file several reference styles"))
-            return
+            return None
         style = styles.pop()
         ordered = sorted(planned.occurrences, key=lambda pair: pair[1].start_byte)
         replacements = [Replacement.from_occurrence(o, s.ref) for s, o in ordered]
@@ -260,13 +375,13 @@ class Executor:
             rewritten = rewrite(style, planned.data, replacements, context)
             if rewritten.unchanged:
                 result.files_already_done += 1
-                return
+                return None
             verify_parses(planned.path, rewritten.new_bytes, rewritten.spans, planned.data)
         except (RewriteError, VerifyError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             reason = reason.removeprefix(f"{os.path.abspath(planned.path)}: ").removeprefix(f"{planned.path}: ")
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: {reason}"))
-            return
+            return None
         edits = _edits(planned.data, rewritten.new_bytes, rewritten.spans, ordered)
         original_digest = self.digest(planned.data)
         try:
@@ -278,25 +393,43 @@ class Executor:
                 self._render_check(planned.data, style, rewritten, replacements, context)
         except (VerifyError, BackendError, ValueError) as exc:
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: verification failed: {exc}"))
+            return None
+        return _Prepared(planned, rewritten, original_digest, self.digest(rewritten.new_bytes), edits,
+                         sorted(str(p) for p in rewritten.companions))
+
+    def _write_files(self, run: str, batch: Sequence[_Prepared], result: ApplyResult) -> None:
+        """Write prepared files: their intents committed first (a crash after a rename is then
+        recognised by the new file's digest), then each file's companions and the file itself,
+        then their outcomes."""
+        if not batch:
             return
-        companions = sorted(str(p) for p in rewritten.companions)
-        new_digest = self.digest(rewritten.new_bytes)
-        # Intent first: a crash after the rename is then recognised by the new file's digest.
-        self.journal.record_file(run, planned.path, original_digest, new_digest, edits, companions, "rewriting")
+        with self.journal.transaction():
+            for item in batch:
+                self.journal.record_file(run, item.planned.path, item.original_digest, item.new_digest, item.edits,
+                                         item.companions, "rewriting")
         checkpoint()
-        try:
-            write_companions(_posix(rewritten.companions), _posix(rewritten.modes), root=self.host_root)
-            checkpoint()
-            write_atomic(planned.path, rewritten.new_bytes)
-            checkpoint()
-        except OSError as exc:
-            self.journal.set_file_state(run, planned.path, "failed", str(exc.strerror or exc))
-            result.problems.append(ApplyProblem(planned.path, f"not rewritten: {exc.strerror or exc}"))
-            return
-        self.journal.set_file_state(run, planned.path, "rewritten")
+        failed: dict[str, str] = {}
+        for item in batch:
+            planned = item.planned
+            try:
+                write_companions(_posix(item.rewritten.companions), _posix(item.rewritten.modes), root=self.host_root)
+                checkpoint()
+                write_atomic(planned.path, item.rewritten.new_bytes)
+                checkpoint()
+            except OSError as exc:
+                failed[planned.path] = str(exc.strerror or exc)
+                result.problems.append(ApplyProblem(planned.path, f"not rewritten: {exc.strerror or exc}"))
+                continue
+            planned.state = "rewritten"
+            result.files_rewritten += 1
+        with self.journal.transaction():
+            for item in batch:
+                path = item.planned.path
+                if path in failed:
+                    self.journal.set_file_state(run, path, "failed", failed[path])
+                else:
+                    self.journal.set_file_state(run, path, "rewritten")
         checkpoint()
-        planned.state = "rewritten"
-        result.files_rewritten += 1
 
 
 def remove_stale_temporaries(directories: set[str]) -> int:

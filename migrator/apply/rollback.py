@@ -107,10 +107,12 @@ def _restore(record: FileRecord, journal: Journal, backends: Mapping[str, Backen
 
 
 def rebuild_original(data: bytes, edits: Sequence[Any], backends: Mapping[str, Backend], fingerprint: Fingerprinter,
-                     digest: FileDigester, original_digest: str) -> bytes | None:
+                     digest: FileDigester, original_digest: str,
+                     known: Mapping[str, str] | None = None) -> bytes | None:
     """The original file rebuilt from ``data`` (the rewritten file) and the values in the vault,
-    or None when the result is not the original (checked by its keyed digest)."""
-    values = _values(edits, backends, fingerprint)
+    or None when the result is not the original (checked by its keyed digest). ``known`` holds
+    values (by fingerprint) the caller has just read from their backends: those are not read again."""
+    values = _values(edits, backends, fingerprint, known or {})
     try:
         for encoding in ("utf-8", "latin-1"):
             candidate = _rebuild(data, edits, values, encoding)
@@ -121,9 +123,11 @@ def rebuild_original(data: bytes, edits: Sequence[Any], backends: Mapping[str, B
         values.clear()
 
 
-def _values(edits: Sequence[Any], backends: Mapping[str, Backend], fingerprint: Fingerprinter) -> dict[str, str]:
-    """The value of every secret the edits name, read from its backend and checked against its
-    fingerprint (so a secret rotated since is never written back as if it were the original)."""
+def _values(edits: Sequence[Any], backends: Mapping[str, Backend], fingerprint: Fingerprinter,
+            known: Mapping[str, str]) -> dict[str, str]:
+    """The value of every secret the edits name, read from its backend (unless ``known``) and
+    checked against its fingerprint (so a secret rotated since is never written back as if it
+    were the original)."""
     values: dict[str, str] = {}
     for _, _, pieces in edits:
         for piece in pieces:
@@ -133,7 +137,9 @@ def _values(edits: Sequence[Any], backends: Mapping[str, Backend], fingerprint: 
             backend = backends.get(ref.backend)
             if backend is None:
                 raise ValueError(f"backend {ref.backend!r} is not configured")
-            value = backend.read(ref)
+            value = known.get(piece["fingerprint"])
+            if value is None:
+                value = backend.read(ref)
             if value is None:
                 raise ValueError(f"{ref} is no longer in {ref.backend}")
             if fingerprint(value) != piece["fingerprint"]:

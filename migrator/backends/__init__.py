@@ -26,6 +26,7 @@ from migrator.backends.base import (
     NotFound,
     Sealed,
     StoredSecret,
+    StoreOutcome,
     Unavailable,
 )
 from migrator.backends.retry import RetryPolicy
@@ -42,6 +43,7 @@ __all__ = [
     "NotFound",
     "RetryPolicy",
     "Sealed",
+    "StoreOutcome",
     "StoredSecret",
     "Unavailable",
     "backends_from_config",

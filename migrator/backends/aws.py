@@ -138,6 +138,9 @@ class AwsBackend(Backend):
         where = " ".join(x for x in (self.region, self.endpoint_url, self.prefix) if x)
         return f"<AwsBackend {self.name!r} {where}>".replace(" >", ">")
 
+    def _disconnect(self) -> None:
+        self._client = None
+
     # ---- the client ----------------------------------------------------------------------------
 
     def _connect(self, operation: str, path: str) -> Any:

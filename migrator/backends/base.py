@@ -15,6 +15,7 @@ A backend stores, at each path, a set of named string fields and the path's meta
 from __future__ import annotations
 
 import builtins
+import copy
 import logging
 import random
 import re
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidSecret",
     "NotFound",
     "Sealed",
+    "StoreOutcome",
     "StoredSecret",
     "Unavailable",
     "check_path",
@@ -117,16 +119,37 @@ class StoredSecret:
                 and all(self.metadata.get(k) == v for k, v in (metadata or {}).items()))
 
 
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    """What :meth:`Backend.store` did: the ``version`` now current, and whether it ``wrote`` the
+    value (False: the field already held it and was left alone)."""
+
+    version: int
+    wrote: bool
+
+
+class _Unread:
+    """The state of a path that has not been read yet (``None`` means read and absent)."""
+
+
+_UNREAD = _Unread()
+
+
 class Backend(ABC):
     """A secret store reached through one configured backend: holds the configured ``name`` (used
     in every message) and the retry policy. Subclasses implement the primitives (``_get``,
     ``_put``, ``_patch_metadata``, ``_remove``, ``_list``) and map their client's failures to
     :class:`BackendError` classes in ``_translate``; everything public is built here on them.
 
-    A backend is not thread-safe: use one per thread.
+    A backend is not thread-safe: use one per thread (:meth:`clone` makes another).
     """
 
     type: ClassVar[str]
+    # Whether ``_put`` with ``previous=None`` is itself conditional: the store refuses to create
+    # over a secret that exists and says so as CasMismatch (Vault's cas=0). Then a caller's word
+    # that a path is new (``store(..., absent=True)``) can save the read before the write: when
+    # the word is wrong, the refusal costs one round of the merge, never a clobbered secret.
+    creates_conditionally: ClassVar[bool] = False
 
     def __init__(self, name: str, retry: RetryPolicy | None = None) -> None:
         self.name = name
@@ -135,6 +158,17 @@ class Backend(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    def clone(self) -> Backend:
+        """Another backend with the same settings and no connection of its own yet (it logs in
+        on first use), for another thread. NotImplementedError for a store that cannot."""
+        twin = copy.copy(self)
+        twin._disconnect()
+        return twin
+
+    def _disconnect(self) -> None:
+        """Forget the client (a clone gets its own); stores that support :meth:`clone` override it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be cloned")
 
     # ---- the interface -------------------------------------------------------------------
 
@@ -165,18 +199,36 @@ class Backend(ABC):
         whatever is current, itself guarded by check-and-set and retried when another writer got
         in between. Writing what is already stored changes nothing and returns the current version.
         """
+        return self._write(ref.path, {ref.field: value}, self._field_metadata(ref, metadata), cas, shown=str(ref))[0]
+
+    def store(self, ref: SecretRef, value: str, metadata: Mapping[str, str] | None = None, *,
+              absent: bool = False) -> StoreOutcome:
+        """:meth:`write` ``value`` as ``ref``'s field unless the field already holds it: then
+        nothing is written and its metadata is kept as the first writer left it (only metadata
+        names it lacks are added). One read fewer than :meth:`read` then :meth:`write`.
+
+        ``absent=True`` is the caller's word that nothing is stored at the path yet (its journal
+        never stored anything there). A store that creates conditionally (Vault: cas=0) then
+        writes without reading first; if the word was wrong, the store refuses the create and the
+        write goes on as without it (read, merge under check-and-set). Other stores read anyway.
+        """
+        version, wrote = self._write(ref.path, {ref.field: value}, self._field_metadata(ref, metadata), None,
+                                     shown=str(ref), keep=True,
+                                     current=None if absent and self.creates_conditionally else _UNREAD)
+        return StoreOutcome(version, wrote)
+
+    def _field_metadata(self, ref: SecretRef, metadata: Mapping[str, str] | None) -> dict[str, str]:
         names = dict(metadata or {})
         bad = [name for name in names if not _METADATA_NAME.match(name)]
         if bad:
             raise ValueError(f"metadata name {bad[0]!r}: use letters, digits, '_', '.' and '-'")
-        return self._write(ref.path, {ref.field: value}, {metadata_key(ref.field, k): v for k, v in names.items()},
-                           cas, shown=str(ref))
+        return {metadata_key(ref.field, k): v for k, v in names.items()}
 
     def write_fields(self, path: str, fields: Mapping[str, str], metadata: Mapping[str, str] | None = None,
                      cas: int | None = None) -> int:
         """Store several ``fields`` at ``path`` in one version, and path-level ``metadata`` keys
         as given (what ``copy`` uses); merge and ``cas`` as in :meth:`write`."""
-        return self._write(path, dict(fields), dict(metadata or {}), cas, shown=path)
+        return self._write(path, dict(fields), dict(metadata or {}), cas, shown=path)[0]
 
     def delete(self, ref: SecretRef) -> None:
         """Remove ``ref``'s field (and its metadata) in a new version; when it is the path's last
@@ -216,7 +268,12 @@ class Backend(ABC):
             raise BackendError(self.name, operation, shown or path, problem)
 
     def _write(self, path: str, fields: dict[str, str], metadata: dict[str, str], cas: int | None,
-               shown: str) -> int:
+               shown: str, *, keep: bool = False,
+               current: StoredSecret | _Unread | None = _UNREAD) -> tuple[int, bool]:
+        """Merge ``fields`` and ``metadata`` into ``path``: (the version now current, whether
+        anything was written). ``current`` is what the path holds when the caller already knows
+        (None: nothing), else it is read. With ``keep``, fields that already hold these values
+        are left as they are, and of the metadata only names not there yet are written."""
         self._check(path, "write", shown)
         if not fields:
             raise ValueError("write: no fields given")
@@ -226,26 +283,33 @@ class Backend(ABC):
                                 f"({key!r} is not)")
         for round_ in range(MERGE_ATTEMPTS):
             self._back_off(round_)
-            current = self._get(path)
+            if isinstance(current, _Unread):
+                current = self._get(path)
             version = current.version if current is not None else 0
             if current is not None and current.holds(fields, metadata):
-                return version  # already stored (also: our own earlier attempt whose reply was lost)
+                return version, False  # already stored (also: our own earlier attempt whose reply was lost)
             if cas is not None and cas != version:
                 raise CasMismatch(self.name, "write", shown,
                                   f"check-and-set expected version {cas}, the store has version {version}")
-            changed = {k: v for k, v in metadata.items() if current is None or current.metadata.get(k) != v}
+            wanted = metadata
+            if keep and current is not None and current.holds(fields):
+                wanted = {k: v for k, v in metadata.items() if k not in current.metadata}
+                if not wanted:
+                    return version, False
+            changed = {k: v for k, v in wanted.items() if current is None or current.metadata.get(k) != v}
             if current is not None and current.holds(fields):
                 self._patch_metadata(path, current, changed, ())
-                return version
+                return version, not keep
             merged = {**(current.fields if current is not None else {}), **fields}
             try:
-                return self._put(path, merged, current, changed, ())
+                return self._put(path, merged, current, changed, ()), True
             except CasMismatch:
                 latest = self._get(path)
                 if latest is not None and latest.holds(fields, metadata):
-                    return latest.version
+                    return latest.version, True
                 if cas is not None:
                     raise
+                current = _UNREAD  # read again after the wait: the other writer may not be done
         raise CasMismatch(self.name, "write", shown, f"gave up after {MERGE_ATTEMPTS} concurrent changes")
 
     def _back_off(self, round_: int) -> None:

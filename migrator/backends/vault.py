@@ -62,6 +62,7 @@ class VaultBackend(Backend):
     Nothing touches the network until the first operation."""
 
     type = "vault"
+    creates_conditionally = True  # a write with cas=0 fails when the path exists
 
     def __init__(self, name: str, *, addr: str = DEFAULT_ADDR, auth: VaultAuth | None = None,
                  mount: str = DEFAULT_MOUNT, prefix: str = "", namespace: str | None = None,
@@ -105,6 +106,10 @@ class VaultBackend(Backend):
 
     # ---- the client: created, logged in and checked on first use ---------------------------
 
+    def _disconnect(self) -> None:
+        self._client = None
+        self._status = 0
+
     def _full(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
 
@@ -114,15 +119,21 @@ class VaultBackend(Backend):
         if self._client is not None:
             return self._client
         session = requests.Session()
-        session.verify = self.verify
+        # What requests takes from the environment (HTTP(S)_PROXY / NO_PROXY for this address,
+        # REQUESTS_CA_BUNDLE when verify is on), resolved once: with trust_env it re-reads the
+        # whole environment on every request, a fifth of the client's time in a long apply.
+        found = session.merge_environment_settings(self.addr, {}, None, self.verify, self.cert)
+        session.trust_env = False
+        verify, proxies = found["verify"], found["proxies"] or None
+        session.verify = verify
         session.cert = self.cert
 
         def remember(response: requests.Response, *args: Any, **kwargs: Any) -> None:
             self._status = response.status_code
 
         session.hooks["response"].append(remember)
-        client = hvac.Client(url=self.addr, namespace=self.namespace, timeout=self.timeout, verify=self.verify,
-                             cert=self.cert, session=session)
+        client = hvac.Client(url=self.addr, namespace=self.namespace, timeout=self.timeout, verify=verify,
+                             cert=self.cert, proxies=proxies, session=session)
         client.token = None  # hvac reads $VAULT_TOKEN itself; the auth method decides
         self._login(client, operation, path)
         self._check_mount(client, operation, path)

@@ -13,6 +13,17 @@ if TYPE_CHECKING:
     from migrator.rewrite.base import AgentOptions, KvMount
 
 DEFAULT_STATE_DIR = ".vaultshift"
+DEFAULT_CONCURRENCY = 8
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     apply.add_argument("--agent-check", choices=("auto", "always", "never"), default="auto",
                        help="render each agent template with a real `bao agent` (or `vault agent`) before the file "
                             "is replaced (default auto: when the binary and $VAULT_TOKEN are there)")
+    apply.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, metavar="N",
+                       help=f"store N secrets at a time, each on its own connection (default {DEFAULT_CONCURRENCY}; "
+                            "1: one after another)")
     _add_common(apply)
     apply.set_defaults(handler=run_apply)
 
@@ -102,7 +116,7 @@ def run_apply(args: argparse.Namespace) -> int:
     with Journal(args.state_dir) as journal:
         executor = Executor(plan, backends_from_config(config), journal, fingerprinter, digest, mounts_of(config),
                             agent_options(config), config.default_backend,
-                            render_check=_render_check(args.agent_check, config))
+                            render_check=_render_check(args.agent_check, config), concurrency=args.concurrency)
         result = executor.apply()
     for problem in result.problems:
         print(f"vaultshift: {problem}", file=sys.stderr)

@@ -73,14 +73,15 @@ def _copy_xattrs(source: str | os.PathLike[str], fd: int) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, like: object = _SAME,
-                 mode: int | None = None) -> None:
+                 mode: int | None = None, sync_directory: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically.
 
     The new file gets the mode, owner and extended attributes of ``like`` (by default ``path``
     itself; None, or a file that does not exist, means none: the new file is ``mode``, default
     0600, owned by the caller). ``mode``, when given, overrides the mode copied from ``like``.
     Changing the owner needs root; as another user a file owned by someone else is refused
-    rather than silently given to the caller.
+    rather than silently given to the caller. ``sync_directory=False`` leaves the directory's
+    fsync (which makes the rename durable) to the caller, who writes several files there.
     """
     target = Path(path)
     directory = target.parent
@@ -122,7 +123,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, like: object = _SAME
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    fsync_directory(directory)
+    if sync_directory:
+        fsync_directory(directory)
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -137,7 +139,7 @@ def write_companions(companions: Mapping[PurePath, bytes], modes: Mapping[PurePa
                      root: str | os.PathLike[str] = "/") -> list[Path]:
     """Write a RewriteResult's generated files (each atomically, with its mode; directories made
     0700 as needed). ``root`` prefixes their absolute paths (a host's tree in tests, a chroot)."""
-    written = []
+    written: list[Path] = []
     for path, data in sorted(companions.items()):
         target = Path(root) / PurePath(path).relative_to(PurePath(path).anchor)
         created = []
@@ -148,6 +150,9 @@ def write_companions(companions: Mapping[PurePath, bytes], modes: Mapping[PurePa
         for directory in reversed(created):
             directory.mkdir(mode=0o700)
             fsync_directory(directory.parent)
-        write_atomic(target, data, like=target if target.exists() else None, mode=modes.get(path, DEFAULT_MODE))
+        write_atomic(target, data, like=target if target.exists() else None, mode=modes.get(path, DEFAULT_MODE),
+                     sync_directory=False)
         written.append(target)
+    for directory in sorted({target.parent for target in written}):
+        fsync_directory(directory)  # every rename durable before the caller goes on (to the file itself)
     return written

@@ -5,11 +5,14 @@ secrets are known by fingerprint and vault reference, files by keyed digests (HM
 bytes before and after the rewrite, and rewritten spans by byte offsets. The file is created
 0600 in a 0700 state directory (``.vaultshift/`` under the current directory by default); every
 step is committed before the next begins (WAL, synchronous=FULL), so a crash at any point leaves
-a journal that says exactly what is done.
+a journal that says exactly what is done. Records of steps already done can be grouped in one
+commit (:meth:`Journal.transaction`); a crash before it commits loses only records of things a
+re-run recognises (a secret already in its backend, a file already rewritten after its intent).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -140,6 +143,20 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The records made inside, committed together when it ends (one write to disk instead of
+        one each); if the process dies first, none of them is. Inside another, the outer one commits."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")  # what was recorded happened, even if the caller then failed
+
     # -- runs -------------------------------------------------------------------------------
     def start_run(self, kind: str, plan_digest: str) -> str:
         """A new run id: sortable by time, unique (``20261127T234736-3f9a``)."""
@@ -174,6 +191,11 @@ class Journal:
             "version=excluded.version, error=excluded.error, updated=excluded.updated",
             (run_id, fingerprint, backend, path, field, state, version, error, time.time()))
         self.event(run_id, f"secret {state}", f"{backend}:{path}#{field}")
+
+    def known_paths(self) -> set[tuple[str, str]]:
+        """Every (backend, path) a run recorded a secret at, in any state (a failed write may
+        have left something there): anywhere else, no run of this journal stored anything."""
+        return {(row[0], row[1]) for row in self.db.execute("SELECT DISTINCT backend, path FROM secrets")}
 
     def stored_secret(self, fingerprint: str, backend: str, path: str, field: str) -> bool:
         """True when any run stored this fingerprint at this reference and read it back equal."""
