@@ -187,3 +187,47 @@ def test_concurrency_must_be_a_whole_number_of_at_least_one(cli, vault_env, tmp_
     result = cli("apply", "plan.json", "--concurrency", value, env=vault_env, cwd=tmp_path)
     assert result.returncode == 2
     assert "--concurrency" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- rollback --concurrency ---------------------------------------------------------------------
+
+
+def test_rollback_reads_each_vault_path_once_before_restoring(vault_env, tmp_path, shop, monkeypatch):
+    root, originals = shop
+    configure(tmp_path)  # apps/{app}: fifteen secrets in two vault paths, referred to by four files
+    assert run_plan(vault_env, tmp_path, root, monkeypatch) == 0
+    status, err = in_process(monkeypatch, vault_env, tmp_path, "apply", "plan.json", "--state-dir", "state",
+                             "--agent-check", "never")
+    assert status == 0, err
+    reads: list[str] = []
+    original = VaultBackend.read_secret
+
+    def counting(self, path):  # type: ignore[no-untyped-def]
+        reads.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(VaultBackend, "read_secret", counting)
+    status, err = in_process(monkeypatch, vault_env, tmp_path, "rollback", "--state-dir", "state", "--concurrency", "4")
+    assert status == 0, err
+    assert "4 files restored (0 already original), 0 problems" in err
+    assert sorted(reads) == ["apps/billing", "apps/shop"]
+    assert files_now(root, originals) == originals
+
+
+def test_rollback_says_which_file_needs_a_secret_that_is_gone(cli, vault_env, tmp_path, shop, bao):
+    root, originals = shop
+    prefix = configure(tmp_path, naming="apps/{app}/{key}")
+    assert run(cli, vault_env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
+    assert run(cli, vault_env, tmp_path, "apply", "plan.json", "--state-dir", "state", "--agent-check",
+               "never").returncode == 0
+    gone = next(path for path, _ in planned_refs(tmp_path) if path.startswith("apps/billing/"))
+    bao.client().secrets.kv.v2.delete_metadata_and_all_versions(path=f"{prefix}/{gone}", mount_point="secret")
+    back = run(cli, vault_env, tmp_path, "rollback", "--state-dir", "state", "--concurrency", "8")
+    assert back.returncode == 1
+    billing = str(root / "web02/etc/billing/config.yml")
+    assert f"vaultshift: {billing}: not rolled back: {gone}#" in back.stderr
+    assert "is no longer in vault" in back.stderr
+    assert "3 files restored (0 already original), 1 problems" in back.stderr
+    now = files_now(root, originals)
+    assert all(now[name] == data for name, data in originals.items() if "billing" not in name)
+    assert now["web02/etc/billing/config.yml"] != originals["web02/etc/billing/config.yml"]

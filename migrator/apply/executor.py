@@ -106,6 +106,31 @@ class _Prepared:
     companions: list[str]
 
 
+class ThreadBackends:
+    """Each thread's own clones of ``backends`` (a backend is not thread-safe), made on first use."""
+
+    def __init__(self, backends: Mapping[str, Backend]) -> None:
+        self.backends = backends
+        self._local = threading.local()
+
+    @staticmethod
+    def workers(backends: Mapping[str, Backend], wanted: int) -> int:
+        """``wanted`` threads when every backend can be cloned for them, else 1."""
+        if wanted > 1:
+            try:
+                for backend in backends.values():
+                    backend.clone()
+            except NotImplementedError:
+                return 1
+        return max(1, wanted)
+
+    def get(self) -> Mapping[str, Backend]:
+        mine: dict[str, Backend] | None = getattr(self._local, "backends", None)
+        if mine is None:
+            mine = self._local.backends = {name: backend.clone() for name, backend in self.backends.items()}
+        return mine
+
+
 SECRET_BATCH = 200  # secret records per journal commit
 FILE_BATCH = 50  # file intents (then outcomes) per journal commit
 
@@ -134,7 +159,6 @@ class Executor:
         self.render_check = render_check  # (address, token): render agent templates with a real agent
         self.concurrency = max(1, concurrency)  # secrets stored at a time (threads, each with its own backends)
         self._verified: dict[str, str] = {}  # fingerprint -> value read back from its backend in this run
-        self._local = threading.local()
 
     # -- the run ------------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
@@ -288,26 +312,14 @@ class Executor:
     def _run_jobs(self, jobs: list[tuple[list[tuple[PlannedSecret, str]], bool]]) -> Iterator[list[_Stored]]:
         """Each job (the secrets of one path) stored, in order; by ``concurrency`` threads when
         every backend can be cloned for them, else one after another."""
-        workers = min(self.concurrency, len(jobs))
-        if workers > 1:
-            try:
-                for backend in self.backends.values():
-                    backend.clone()
-            except NotImplementedError:
-                workers = 1
+        workers = ThreadBackends.workers(self.backends, min(self.concurrency, len(jobs)))
         if workers <= 1:
             for items, absent in jobs:
                 yield self._store_path(items, absent, self.backends)
             return
+        mine = ThreadBackends(self.backends)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaultshift-store") as pool:
-            yield from pool.map(lambda job: self._store_path(job[0], job[1], self._thread_backends()), jobs)
-
-    def _thread_backends(self) -> Mapping[str, Backend]:
-        """This worker thread's own backends (a backend is not thread-safe)."""
-        mine: dict[str, Backend] | None = getattr(self._local, "backends", None)
-        if mine is None:
-            mine = self._local.backends = {name: backend.clone() for name, backend in self.backends.items()}
-        return mine
+            yield from pool.map(lambda job: self._store_path(job[0], job[1], mine.get()), jobs)
 
     def _store_path(self, items: list[tuple[PlannedSecret, str]], absent: bool,
                     backends: Mapping[str, Backend]) -> list[_Stored]:

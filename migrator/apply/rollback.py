@@ -3,7 +3,11 @@
 No plaintext copy of a file is ever kept: the journal holds, for each edited region, the
 original's non-secret bytes and references to the secrets that filled it; rollback reads those
 secrets from their backends, rebuilds the original bytes, checks them against the original's
-keyed digest, writes them atomically and removes the companions the run generated.
+keyed digest, writes them atomically and removes the companions the run generated. With
+``concurrency`` above 1, every vault path the run's files refer to is read once, by that many
+threads, before the first file is restored (the values stay in memory until the end); the
+journal's records of restored files are committed in batches (a crash before a commit leaves
+files that a re-run finds original already).
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from migrator.apply.checkpoints import checkpoint
-from migrator.apply.executor import ApplyProblem, remove_stale_temporaries
+from migrator.apply.executor import FILE_BATCH, ApplyProblem, ThreadBackends, remove_stale_temporaries
 from migrator.backends.base import Backend, BackendError
 from migrator.fingerprint import Fingerprinter
 from migrator.plan.digest import FileDigester
@@ -38,7 +43,7 @@ class RollbackResult:
 
 
 def rollback(journal: Journal, backends: Mapping[str, Backend], fingerprint: Fingerprinter, digest: FileDigester,
-             run_id: str | None = None) -> RollbackResult:
+             run_id: str | None = None, concurrency: int = 1) -> RollbackResult:
     """Restore the files of apply run ``run_id``; when None, of the last apply run that rewrote
     files still in place (a re-run that found everything done rewrote none)."""
     started = time.perf_counter()
@@ -52,20 +57,58 @@ def rollback(journal: Journal, backends: Mapping[str, Backend], fingerprint: Fin
         raise JournalError(f"{journal.path}: no apply run {run_id!r}")
     own = journal.start_run("rollback", run_id)
     result = RollbackResult(own, run_id)
+    known: dict[str, str] = {}
     try:
         records = journal.files(run_id)
         remove_stale_temporaries({os.path.dirname(r.path) for r in records})
-        for record in records:
-            if record.state in _LIVE:
-                _restore(record, journal, backends, fingerprint, digest, result)
+        restorable = [record for record in records if record.state in _LIVE]
+        known = _prefetch(restorable, backends, concurrency)
+        for start in range(0, len(restorable), FILE_BATCH):
+            with journal.transaction():
+                for record in restorable[start:start + FILE_BATCH]:
+                    _restore(record, journal, backends, fingerprint, digest, result, known)
+            checkpoint()
     finally:
+        known.clear()
         result.seconds = time.perf_counter() - started
         journal.finish_run(own, "done" if not result.problems else "failed")
     return result
 
 
+def _prefetch(records: Sequence[FileRecord], backends: Mapping[str, Backend], concurrency: int) -> dict[str, str]:
+    """fingerprint -> value of every secret the records' edits name, each path read once by
+    ``concurrency`` threads; nothing with one thread (each file then reads its own, as it always
+    did). A path that cannot be read is left out: the file that needs it reads it again and says why."""
+    wanted: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (backend, path) -> [(fingerprint, field)]
+    for record in records:
+        for _, _, pieces in record.edits:
+            for piece in pieces:
+                if "ref" in piece:
+                    ref = SecretRef.from_dict(piece["ref"])
+                    if ref.backend in backends:
+                        wanted.setdefault((ref.backend, ref.path), []).append((piece["fingerprint"], ref.field))
+    workers = ThreadBackends.workers(backends, min(concurrency, len(wanted)))
+    if workers <= 1:
+        return {}
+    mine = ThreadBackends(backends)
+
+    def read(place: tuple[str, str]) -> list[tuple[str, str]]:
+        try:
+            stored = mine.get()[place[0]].read_secret(place[1])
+        except BackendError:
+            return []
+        fields = stored.fields if stored is not None else {}
+        return [(fp, fields[name]) for fp, name in wanted[place] if name in fields]
+
+    known: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaultshift-read") as pool:
+        for found in pool.map(read, list(wanted)):
+            known.update(found)
+    return known
+
+
 def _restore(record: FileRecord, journal: Journal, backends: Mapping[str, Backend], fingerprint: Fingerprinter,
-             digest: FileDigester, result: RollbackResult) -> None:
+             digest: FileDigester, result: RollbackResult, known: Mapping[str, str]) -> None:
     path = record.path
     try:
         data = read_exact(path)
@@ -82,7 +125,8 @@ def _restore(record: FileRecord, journal: Journal, backends: Mapping[str, Backen
         result.problems.append(ApplyProblem(path, "changed since the apply run; not rolled back"))
         return
     try:
-        original = rebuild_original(data, list(record.edits), backends, fingerprint, digest, record.original_digest)
+        original = rebuild_original(data, list(record.edits), backends, fingerprint, digest, record.original_digest,
+                                    known=known)
     except (BackendError, ValueError) as exc:
         result.problems.append(ApplyProblem(path, f"not rolled back: {exc}"))
         return

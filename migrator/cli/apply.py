@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "the vault (no plaintext copy is ever kept), and remove the files it generated.",
         epilog="exit status: 0 restored, 1 some files not restored (each named on stderr), 2 error")
     back.add_argument("run", nargs="?", help="the apply run to roll back (default: the last one)")
+    back.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, metavar="N",
+                      help=f"read the run's secrets N at a time before restoring (default {DEFAULT_CONCURRENCY}; "
+                           "1: each file reads its own)")
     _add_common(back)
     back.set_defaults(handler=run_rollback)
 
@@ -161,7 +164,8 @@ def run_rollback(args: argparse.Namespace) -> int:
     fingerprinter = make_fingerprinter(args)
     digest = FileDigester(load_key(args.fingerprint_key_file))
     with Journal(args.state_dir) as journal:
-        result = rollback(journal, backends_from_config(config), fingerprinter, digest, args.run)
+        result = rollback(journal, backends_from_config(config), fingerprinter, digest, args.run,
+                          concurrency=args.concurrency)
     for problem in result.problems:
         print(f"vaultshift: {problem}", file=sys.stderr)
     print(f"run {result.run_id}: rolled back {result.of_run}: {result.files_restored} files restored "
