@@ -87,6 +87,15 @@ def test_a_value_already_there_is_left_alone_with_its_metadata(store: Backend):
     assert store.read_metadata(ref) == META  # first_seen is the first writer's
 
 
+def test_a_wrong_word_finds_the_very_same_write_already_there(store: Backend):
+    """Same value, same metadata (a re-run within the same second): nothing written, and said so."""
+    ref = SecretRef(store.name, "apps/web/db", "password")
+    value = make_value()
+    store.store(ref, value, META, absent=True)
+    again = store.store(ref, value, META, absent=True)
+    assert not again.wrote and again.version == 1
+
+
 def test_a_wrong_word_that_the_path_is_new_loses_no_field(store: Backend):
     first, second = SecretRef(store.name, "apps/web", "db_password"), SecretRef(store.name, "apps/web", "api_token")
     one, two = make_value(), make_value()

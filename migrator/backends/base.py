@@ -281,8 +281,12 @@ class Backend(ABC):
             if not isinstance(key, str) or not key or not isinstance(value, str):
                 raise TypeError(f"write {shown}: field and metadata names and values must be strings "
                                 f"({key!r} is not)")
+        assumed = current is None  # the caller's word that the path is new, not a read
+        wait = True
         for round_ in range(MERGE_ATTEMPTS):
-            self._back_off(round_)
+            if wait:
+                self._back_off(round_)
+            wait = True
             if isinstance(current, _Unread):
                 current = self._get(path)
             version = current.version if current is not None else 0
@@ -304,6 +308,9 @@ class Backend(ABC):
             try:
                 return self._put(path, merged, current, changed, ()), True
             except CasMismatch:
+                if assumed:  # the word was wrong: go on as if the path had been read first
+                    assumed, wait, current = False, False, _UNREAD
+                    continue
                 latest = self._get(path)
                 if latest is not None and latest.holds(fields, metadata):
                     return latest.version, True
