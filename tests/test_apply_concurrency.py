@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -231,3 +232,32 @@ def test_rollback_says_which_file_needs_a_secret_that_is_gone(cli, vault_env, tm
     now = files_now(root, originals)
     assert all(now[name] == data for name, data in originals.items() if "billing" not in name)
     assert now["web02/etc/billing/config.yml"] != originals["web02/etc/billing/config.yml"]
+
+
+def test_files_of_one_directory_written_at_once_share_their_companion_directory(vault_env, tmp_path, token,
+                                                                              monkeypatch):
+    """Every agent-rendered file's companions go to the same <dir>/.vaultshift/, made by
+    whichever thread comes first (a slow mkdir lets the others find it missing, then there)."""
+    root = tmp_path / "fleet"
+    names = [f"web01/etc/shop/conf{n:02d}.ini" for n in range(16)]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"[db]\nhost = db.internal\npassword = {token(24)}\n")
+    originals = files_now(root, names)
+    configure(tmp_path, naming="apps/{app}/{file}")
+    assert run_plan(vault_env, tmp_path, root, monkeypatch) == 0
+    mkdir = Path.mkdir
+
+    def slow_mkdir(self: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", slow_mkdir)
+    status, err = in_process(monkeypatch, vault_env, tmp_path, "apply", "plan.json", "--state-dir", "state",
+                             "--agent-check", "never", "--concurrency", "8")
+    assert status == 0, err
+    assert "16 files rewritten" in err
+    assert len(list((root / "web01/etc/shop/.vaultshift").iterdir())) == 3 * 16
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    assert run_cli(monkeypatch, vault_env, tmp_path, "rollback", "--state-dir", "state") == 0
+    assert files_now(root, originals) == originals

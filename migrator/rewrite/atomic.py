@@ -148,7 +148,8 @@ def write_companions(companions: Mapping[PurePath, bytes], modes: Mapping[PurePa
             created.append(parent)
             parent = parent.parent
         for directory in reversed(created):
-            directory.mkdir(mode=0o700)
+            # Another writer (apply writes files of one directory at once) may have made it since.
+            directory.mkdir(mode=0o700, exist_ok=True)
             fsync_directory(directory.parent)
         write_atomic(target, data, like=target if target.exists() else None, mode=modes.get(path, DEFAULT_MODE),
                      sync_directory=False)
