@@ -261,3 +261,39 @@ def test_files_of_one_directory_written_at_once_share_their_companion_directory(
     monkeypatch.setattr(Path, "mkdir", mkdir)
     assert run_cli(monkeypatch, vault_env, tmp_path, "rollback", "--state-dir", "state") == 0
     assert files_now(root, originals) == originals
+
+
+def test_agent_renders_run_at_once_and_a_failed_one_keeps_its_file(vault_env, tmp_path, token, monkeypatch):
+    from migrator.apply import executor
+    from migrator.rewrite.verify import VerifyError
+
+    root = tmp_path / "fleet"
+    names = [f"web01/etc/app{n}/app.ini" for n in range(6)]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"[db]\nhost = db.internal\npassword = {token(24)}\n")
+    originals = files_now(root, names)
+    configure(tmp_path, naming="apps/{app}/{key}")
+    assert run_plan(vault_env, tmp_path, root, monkeypatch) == 0
+    threads: set[str] = set()
+    real = executor.verify_render
+
+    def render(original: bytes, template: bytes, **kwargs):  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        if original == originals[names[2]]:
+            raise VerifyError("the agent's rendering differs from the original (3 vs 4 lines)")
+        real(original, template, **kwargs)  # a real bao agent
+
+    monkeypatch.setattr(executor, "verify_render", render)
+    status, err = in_process(monkeypatch, vault_env, tmp_path, "apply", "plan.json", "--state-dir", "state",
+                             "--agent-check", "always", "--concurrency", "4")
+    assert status == 1
+    failed = str(root / names[2])
+    assert (f"vaultshift: {failed}: not rewritten: verification failed: the agent's rendering differs from the "
+            "original (3 vs 4 lines)") in err
+    assert "5 files rewritten (0 already done), 1 problems" in err
+    now = files_now(root, names)
+    assert now[names[2]] == originals[names[2]]
+    assert all(now[name] != originals[name] for name in names if name != names[2])
+    assert len(threads) > 1 and all(name.startswith("vaultshift-render") for name in threads)
+    assert not (root / "web01/etc/app2/.vaultshift").exists()  # nothing generated for it either

@@ -11,9 +11,10 @@ by its digest, a stored secret by the journal and a read-back).
 
 Secrets are stored by a bounded pool of threads (``concurrency``), each with its own clone of
 the backends; the secrets of one vault path go to one thread, one after another, so threads
-never race on a path. The journal is written by the main thread only, in batched commits: every
-secret's record is committed before any file is rewritten, and every file's intent before the
-file (or a companion) is touched.
+never race on a path. Files are rewritten and checked in memory on the main thread, in batches;
+the same number of threads then runs the batch's agent renders and writes its files. The journal
+is written by the main thread only, in batched commits: every secret's record is committed
+before any file is rewritten, and every file's intent before the file (or a companion) is touched.
 
 No value is ever logged, journalled or put in an error: values live in memory between the read
 of the file and the write to the backend, and the values read back are kept until the end of the
@@ -28,7 +29,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -104,6 +105,7 @@ class _Prepared:
     new_digest: str
     edits: list[Any]
     companions: list[str]
+    render_check: Callable[[], None] | None = None  # a real agent's rendering, checked before the write
 
 
 class ThreadBackends:
@@ -398,21 +400,52 @@ class Executor:
         original_digest = self.digest(planned.data)
         try:
             # What rollback will do, done now: the new file and the vault's values give back the
-            # original bytes. Then, for agent-rendered files, a real agent renders the template.
+            # original bytes. Then (_checked), for agent-rendered files, a real agent renders them.
             if not self._rebuilds(rewritten.new_bytes, edits, original_digest):
                 raise VerifyError("the rewritten file and the stored values do not give back the original")
-            if self.render_check is not None:
-                self._render_check(planned.data, style, rewritten, replacements, context)
         except (VerifyError, BackendError, ValueError) as exc:
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: verification failed: {exc}"))
             return None
+
+        def render_check() -> None:
+            self._render_check(planned.data, style, rewritten, replacements, context)
+
         return _Prepared(planned, rewritten, original_digest, self.digest(rewritten.new_bytes), edits,
-                         sorted(str(p) for p in rewritten.companions))
+                         sorted(str(p) for p in rewritten.companions),
+                         render_check if self.render_check is not None else None)
+
+    def _checked(self, batch: Sequence[_Prepared], result: ApplyResult) -> list[_Prepared]:
+        """The files of the batch a real agent renders as the originals (each render is a process
+        of its own: ``concurrency`` of them at a time); the others are problems."""
+        def check(item: _Prepared) -> str | None:
+            if item.render_check is None:
+                return None
+            try:
+                item.render_check()
+            except (VerifyError, BackendError, ValueError) as exc:
+                return str(exc)
+            return None
+
+        workers = min(self.concurrency, sum(item.render_check is not None for item in batch))
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaultshift-render") as pool:
+                errors = list(pool.map(check, batch))
+        else:
+            errors = [check(item) for item in batch]
+        passed = []
+        for item, error in zip(batch, errors, strict=True):
+            if error is None:
+                passed.append(item)
+            else:
+                result.problems.append(ApplyProblem(item.planned.path, f"not rewritten: verification failed: "
+                                                                       f"{error}"))
+        return passed
 
     def _write_files(self, run: str, batch: Sequence[_Prepared], result: ApplyResult) -> None:
-        """Write prepared files: their intents committed first (a crash after a rename is then
-        recognised by the new file's digest), then each file's companions and the file itself,
-        then their outcomes."""
+        """Write prepared files: those a real agent renders as the originals (when the check is
+        on), their intents committed first (a crash after a rename is then recognised by the new
+        file's digest), then each file's companions and the file itself, then their outcomes."""
+        batch = self._checked(batch, result)
         if not batch:
             return
         with self.journal.transaction():
