@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from migrator.apply.checkpoints import checkpoint
-from migrator.backends.base import Backend, BackendError
+from migrator.backends.base import AuthError, Backend, BackendError, Sealed, Unavailable
 from migrator.fingerprint import Fingerprinter
 from migrator.plan.digest import FileDigester
 from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle
@@ -160,6 +160,10 @@ class Executor:
         self.host_root = host_root  # where companions' absolute paths are written (a host tree in tests)
         self.render_check = render_check  # (address, token): render agent templates with a real agent
         self.concurrency = max(1, concurrency)  # secrets stored at a time (threads, each with its own backends)
+        # A store-wide failure (unreachable, sealed, rejected token) marks its backend down: its
+        # other secrets are not tried again, each one waiting out the retries.
+        self._down: dict[str, str] = {}
+        self._down_lock = threading.Lock()
         self._verified: dict[str, str] = {}  # fingerprint -> value read back from its backend in this run
 
     # -- the run ------------------------------------------------------------------------------
@@ -333,6 +337,12 @@ class Executor:
             backend = backends[ref.backend]
             first = secret.occurrences[0]
             outcome = _Stored(secret)
+            with self._down_lock:
+                down = self._down.get(ref.backend)
+            if down is not None:
+                outcome.error = f"not stored: backend {ref.backend!r} is down ({down})"
+                out.append(outcome)
+                continue
             try:
                 stored = backend.store(ref, value, {"source": f"{first.path}:{first.line}",
                                                     "first_seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -346,6 +356,9 @@ class Executor:
                 outcome.wrote, outcome.value = stored.wrote, value
             except (BackendError, ValueError) as exc:
                 outcome.error = str(exc)
+                if isinstance(exc, AuthError | Sealed | Unavailable):
+                    with self._down_lock:
+                        self._down.setdefault(ref.backend, exc.reason or type(exc).__name__)
             out.append(outcome)
         return out
 
