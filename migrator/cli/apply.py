@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from migrator.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, make_fingerprinter
+from migrator.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, make_keyed
 
 if TYPE_CHECKING:
     from migrator.config import Config
@@ -103,19 +103,15 @@ def run_apply(args: argparse.Namespace) -> int:
     from migrator.backends import backends_from_config
     from migrator.config import load_config
     from migrator.plan import planfile
-    from migrator.plan.digest import FileDigester
     from migrator.state.journal import Journal
 
     plan = planfile.load(args.plan)
-    fingerprinter = make_fingerprinter(args)
+    fingerprinter, digest = make_keyed(args)
     if plan.fingerprint_key_id and plan.fingerprint_key_id != fingerprinter.key_id:
         print(f"vaultshift: error: {args.plan}: the plan was made with another fingerprint key "
               f"(key id {plan.fingerprint_key_id}, yours is {fingerprinter.key_id})", file=sys.stderr)
         return EXIT_ERROR
     config = load_config(args.config)
-    from migrator.fingerprint import load_key
-
-    digest = FileDigester(load_key(args.fingerprint_key_file))
     with Journal(args.state_dir) as journal:
         executor = Executor(plan, backends_from_config(config), journal, fingerprinter, digest, mounts_of(config),
                             agent_options(config), config.default_backend,
@@ -156,13 +152,10 @@ def run_rollback(args: argparse.Namespace) -> int:
     from migrator.apply.rollback import rollback
     from migrator.backends import backends_from_config
     from migrator.config import load_config
-    from migrator.fingerprint import load_key
-    from migrator.plan.digest import FileDigester
     from migrator.state.journal import Journal
 
     config = load_config(args.config)
-    fingerprinter = make_fingerprinter(args)
-    digest = FileDigester(load_key(args.fingerprint_key_file))
+    fingerprinter, digest = make_keyed(args)
     with Journal(args.state_dir) as journal:
         result = rollback(journal, backends_from_config(config), fingerprinter, digest, args.run,
                           concurrency=args.concurrency)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from migrator.discover.models import ScanResult
     from migrator.discover.scanner import Scanner, ValueObserver
     from migrator.fingerprint import Fingerprinter
+    from migrator.plan.digest import FileDigester
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -51,6 +52,15 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fingerprint-key-file", metavar="FILE",
                         help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+
+def make_keyed(args: argparse.Namespace) -> tuple[Fingerprinter, FileDigester]:
+    """The value fingerprinter and the file digester, both under the one key (read once)."""
+    from migrator.fingerprint import Fingerprinter, load_key
+    from migrator.plan.digest import FileDigester
+
+    key = load_key(args.fingerprint_key_file)
+    return Fingerprinter(key), FileDigester(key)
 
 
 def make_fingerprinter(args: argparse.Namespace) -> Fingerprinter:

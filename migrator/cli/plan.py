@@ -49,12 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from migrator.cli.common import make_scanner
+    from migrator.cli.common import make_keyed, make_scanner
     from migrator.config import ConfigError, load_config
     from migrator.discover import baseline as baseline_file
-    from migrator.fingerprint import Fingerprinter, load_key
     from migrator.plan import planfile, summary
-    from migrator.plan.digest import FileDigester
     from migrator.plan.inventory import InventoryError, load_inventory
     from migrator.plan.planner import Planner, SourceError, parse_source
     from migrator.report.progress import ProgressBar
@@ -65,10 +63,9 @@ def run_plan(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         inventory = load_inventory(args.inventory) if args.inventory else None
         sources = [parse_source(path) for path in args.paths]
-        key = load_key(args.fingerprint_key_file)
-        fingerprinter = Fingerprinter(key)
+        fingerprinter, digester = make_keyed(args)
         accepted = baseline_file.load(args.baseline, key_id=fingerprinter.key_id) if args.baseline else None
-        planner = Planner(make_scanner(args, accepted, fingerprinter), FileDigester(key), config,
+        planner = Planner(make_scanner(args, accepted, fingerprinter), digester, config,
                           fingerprinter.key_id, inventory, args.inventory)
         progress = ProgressBar() if not args.no_progress and sys.stderr.isatty() else None
         try:

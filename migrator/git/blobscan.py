@@ -48,11 +48,12 @@ class ChangeScan:
 class BlobScanner:
     """Scans changes' new blobs with the discovery engine; counts into ``stats``."""
 
-    def __init__(self, scanner: Scanner, blobs: BlobReader, ignore: GitIgnoreSpec | None = None) -> None:
+    def __init__(self, scanner: Scanner, blobs: BlobReader, ignore: GitIgnoreSpec | None = None,
+                 stats: ScanStats | None = None) -> None:
         self.scanner = scanner
         self.blobs = blobs
         self.ignore = ignore
-        self.stats = ScanStats()
+        self.stats = stats if stats is not None else ScanStats()  # shared when several scanners add up
         self._cache: dict[tuple[str, bytes], list[Finding]] = {}
 
     def _skip(self, reason: str) -> None:

@@ -99,13 +99,12 @@ def scan_push(git: Git, updates: Sequence[RefUpdate], scanner_for: Callable[[Ref
                 deadline.stopped_work = True
                 break
             ignore = ignore_spec([*exclude, *git.lines_of(f"{update.new}:{IGNORE_FILE}")])
-            scan = BlobScanner(scanner_for(update), blobs, ignore)
+            scan = BlobScanner(scanner_for(update), blobs, ignore, push.stats)
             for commit_scan in scan_commits(git, scan, commits, deadline):
                 push.commits_scanned += 1
                 push.errors.extend(commit_scan.scan.errors)
                 push.findings.extend(PushFinding(commit_scan.commit, update.ref, f)
                                      for f in commit_scan.scan.findings)
-            _add_stats(push.stats, scan.stats)
             if deadline.stopped_work:
                 break
     push.timed_out = deadline.stopped_work
@@ -113,13 +112,3 @@ def scan_push(git: Git, updates: Sequence[RefUpdate], scanner_for: Callable[[Ref
     push.seconds = push.stats.seconds = time.perf_counter() - started
     return push
 
-
-def _add_stats(total: ScanStats, part: ScanStats) -> None:
-    total.files_scanned += part.files_scanned
-    total.files_skipped += part.files_skipped
-    total.bytes_scanned += part.bytes_scanned
-    total.candidates += part.candidates
-    for reason, count in part.dropped_by_filter.items():
-        total.dropped_by_filter[reason] = total.dropped_by_filter.get(reason, 0) + count
-    for reason, count in part.skipped_reasons.items():
-        total.skipped_reasons[reason] = total.skipped_reasons.get(reason, 0) + count
