@@ -17,6 +17,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -139,13 +140,15 @@ class ServerProcess:
             return ""
 
     def wait_ready(self, url: str, timeout: float = READY_TIMEOUT) -> bool:
-        """Poll ``url`` until it answers HTTP 200; False when the process died (a port clash)."""
+        """Poll ``url`` until it answers HTTP 200; False when the process died (a port clash).
+        An https server's certificate is not checked here (it is the test's subject)."""
+        context = ssl._create_unverified_context() if url.startswith("https:") else None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.running():
                 return False
             try:
-                with urllib.request.urlopen(url, timeout=1) as response:
+                with urllib.request.urlopen(url, timeout=1, context=context) as response:
                     if response.status == 200:
                         return True
             except (urllib.error.URLError, OSError):
@@ -168,6 +171,7 @@ class BaoServer:
     token: str
     port: int
     process: ServerProcess
+    ca_cert: str | None = None  # -dev-tls: the CA that signed the server's certificate
 
     def client(self, token: str | None = None, namespace: str | None = None) -> Any:
         import hvac
@@ -200,7 +204,7 @@ class MotoServer:
 
 
 def _start(workdir: Path, name: str, argv: Callable[[int], list[str]], ready_path: str, env: dict[str, str],
-           pair: bool = False) -> tuple[ServerProcess, int]:
+           pair: bool = False, scheme: str = "http") -> tuple[ServerProcess, int]:
     """Start ``argv(port)`` on a free port and wait until ``ready_path`` answers; three tries, in
     case another process takes the port between the check and the bind."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +214,7 @@ def _start(workdir: Path, name: str, argv: Callable[[int], list[str]], ready_pat
         process = ServerProcess(argv(port), workdir / f"{name}-{port}.log", env)
         process.start()
         try:
-            if process.wait_ready(f"http://127.0.0.1:{port}{ready_path}"):
+            if process.wait_ready(f"{scheme}://127.0.0.1:{port}{ready_path}"):
                 return process, port
         except BaseException:
             process.stop()
@@ -220,14 +224,21 @@ def _start(workdir: Path, name: str, argv: Callable[[int], list[str]], ready_pat
 
 
 @contextlib.contextmanager
-def bao_server(workdir: Path, token: str | None = None) -> Iterator[BaoServer]:
-    """An OpenBao dev server (in-memory, unsealed, KV v2 at ``secret/``) on a free port pair."""
+def bao_server(workdir: Path, token: str | None = None, tls: bool = False) -> Iterator[BaoServer]:
+    """An OpenBao dev server (in-memory, unsealed, KV v2 at ``secret/``) on a free port pair;
+    ``tls``: over https, with a CA and certificate bao makes itself (``-dev-tls``)."""
     root = token or f"root-{secrets.token_hex(8)}"
+    certs = workdir / "tls"
+    extra = ["-dev-tls", f"-dev-tls-cert-dir={certs}"] if tls else []
+    if tls:
+        certs.mkdir(parents=True, exist_ok=True)
+    scheme = "https" if tls else "http"
     process, port = _start(workdir, "bao", lambda port: [
         str(BIN / "bao"), "server", "-dev", f"-dev-root-token-id={root}", f"-dev-listen-address=127.0.0.1:{port}",
-        "-dev-no-store-token"], "/v1/sys/health", _server_env(workdir), pair=True)
+        "-dev-no-store-token", *extra], "/v1/sys/health", _server_env(workdir), pair=True, scheme=scheme)
     try:
-        yield BaoServer(f"http://127.0.0.1:{port}", root, port, process)
+        yield BaoServer(f"{scheme}://127.0.0.1:{port}", root, port, process,
+                        str(certs / "vault-ca.pem") if tls else None)
     finally:
         process.kill()  # in memory (-dev): nothing to lose, and a graceful stop takes bao 0.5 s
 

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import hvac
 import hvac.exceptions
 import requests
+import urllib3
 from hvac import utils as hvac_utils
 
 from migrator.backends.base import Backend, StoredSecret
@@ -47,6 +48,7 @@ from migrator.backends.errors import (
 )
 from migrator.backends.retry import RetryPolicy
 from migrator.backends.settings import Settings
+from migrator.backends.transport import Transport
 from migrator.backends.vault_auth import MissingCredential, TokenAuth, VaultAuth, auth_from_settings
 
 DEFAULT_ADDR = "http://127.0.0.1:8200"
@@ -118,20 +120,15 @@ class VaultBackend(Backend):
         failures as failures of ``operation`` on ``path``, the call that needed them."""
         if self._client is not None:
             return self._client
-        session = requests.Session()
-        # What requests takes from the environment (HTTP(S)_PROXY / NO_PROXY for this address,
-        # REQUESTS_CA_BUNDLE when verify is on), resolved once: with trust_env it re-reads the
-        # whole environment on every request, a fifth of the client's time in a long apply.
-        found = session.merge_environment_settings(self.addr, {}, None, self.verify, self.cert)
-        session.trust_env = False
+        # What requests would take from the environment (HTTP(S)_PROXY / NO_PROXY for this
+        # address, REQUESTS_CA_BUNDLE when verify is on), resolved once for the transport.
+        found = requests.Session().merge_environment_settings(self.addr, {}, None, self.verify, self.cert)
         verify, proxies = found["verify"], found["proxies"] or None
-        session.verify = verify
-        session.cert = self.cert
 
-        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-            self._status = response.status_code
+        def remember(status: int) -> None:
+            self._status = status
 
-        session.hooks["response"].append(remember)
+        session = Transport(self.addr, verify=verify, cert=self.cert, proxies=proxies, on_status=remember)
         client = hvac.Client(url=self.addr, namespace=self.namespace, timeout=self.timeout, verify=verify,
                              cert=self.cert, proxies=proxies, session=session)
         client.token = None  # hvac reads $VAULT_TOKEN itself; the auth method decides
@@ -329,14 +326,16 @@ class VaultBackend(Backend):
             if status >= 500 or status in (408, 429):
                 return Unavailable(name, operation, path, reason("server error"))
             return BackendError(name, operation, path, reason("unexpected response"))
-        if isinstance(exc, requests.exceptions.SSLError):
+        if isinstance(exc, urllib3.exceptions.SSLError):
             return BackendError(name, operation, path, f"TLS handshake with {self.addr} failed (check ca_cert)")
-        if isinstance(exc, requests.exceptions.Timeout):
-            return Unavailable(name, operation, path, f"{self.addr} did not answer within {self.timeout:g} s")
-        if isinstance(exc, requests.exceptions.ConnectionError):
+        # NewConnectionError is a ConnectTimeoutError too: refused connections come first.
+        if isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ProtocolError
+                      | urllib3.exceptions.ProxyError | urllib3.exceptions.NameResolutionError
+                      | urllib3.exceptions.ResponseError | ConnectionError):
             return Unavailable(name, operation, path, f"cannot connect to {self.addr}: {_connection_reason(exc)}")
-        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
-                      | requests.exceptions.InvalidSchema):
+        if isinstance(exc, urllib3.exceptions.TimeoutError):
+            return Unavailable(name, operation, path, f"{self.addr} did not answer within {self.timeout:g} s")
+        if isinstance(exc, urllib3.exceptions.LocationValueError | urllib3.exceptions.URLSchemeUnknown):
             return BackendError(name, operation, path, f"addr {self.addr!r} is not a valid URL")
         return None
 

@@ -22,6 +22,7 @@ for the templates to settle), so this check takes about 2 s; ``verify_render`` a
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -64,12 +65,19 @@ def verify_parses(path: str, new_bytes: bytes, spans: Sequence[tuple[int, int]] 
     if reader.name == "jinja":
         _parse_jinja(path, doc.text)
     if spans:
-        scan = Scanner(Fingerprinter(secrets.token_bytes(32))).scan_document(doc)
+        scan = _scanner().scan_document(doc)
         for finding in scan.findings:
             for begin, end in spans:
                 if finding.span.start < end and begin < finding.span.end:
                     raise VerifyError(f"{path}:{finding.span.line}: a {finding.kind} finding remains at a "
                                       "rewritten span")
+
+
+@functools.cache
+def _scanner() -> Scanner:
+    """One scanner for every check (its detectors are compiled once); the findings' fingerprints
+    are not used, so its key is random."""
+    return Scanner(Fingerprinter(secrets.token_bytes(32)))
 
 
 def _reads(path: str, data: bytes) -> bool:
