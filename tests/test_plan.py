@@ -321,6 +321,21 @@ def test_a_secret_whose_occurrences_route_differently_follows_its_first_and_is_r
                                   "first occurrence at a/app.yml:1), but aws/app.yml:1 matches route 1 (aws)",)
 
 
+def test_a_secret_sent_to_aws_but_rendered_by_an_agent_is_reported_at_plan_time(tmp_path, token):
+    root = write_tree(tmp_path / "fleet", {
+        "aws/etc/app/config.yml": f"password: \"{token(20)}\"\n",
+        "aws/srv/app/.env": f"API_TOKEN={token(30)}\n",
+        "aws/group_vars/all/main.yml": f"db_password: \"{token(20)}\"\n",
+    })
+    config = {"backends": BACKENDS, "routes": [{"match": {"path": "aws/**"}, "backend": "aws"}]}
+    plan = plan_of(root, config=config).plan
+    assert {s.ref.backend for s in plan.secrets} == {"aws"}
+    noted = sorted(note.split(" goes to ")[0] for note in plan.notes if "a Vault/OpenBao agent cannot read" in note)
+    by_file = {s.occurrences[0].path: str(s.ref) for s in plan.secrets}
+    assert noted == sorted([by_file["aws/etc/app/config.yml"], by_file["aws/srv/app/.env"]])
+    assert any("aws/etc/app/config.yml:1 would be rendered by one" in note for note in plan.notes)
+
+
 @pytest.mark.parametrize("routes, message", [
     ([{"match": {"paths": "x"}, "backend": "vault"}], "route 1: unknown match key 'paths'"),
     ([{"match": {"path": "!"}, "backend": "vault"}], "not a valid gitignore-style pattern"),

@@ -25,7 +25,7 @@ from migrator.discover.scanner import Scanner
 from migrator.discover.walker import SourceFile, walk
 from migrator.plan.digest import FileDigester
 from migrator.plan.inventory import Inventory
-from migrator.plan.models import Occurrence, Plan, PlannedSecret, SecretRef
+from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle, SecretRef
 from migrator.plan.naming import NamingContext, NamingScheme
 from migrator.plan.routing import Route, Router, Target
 from migrator.plan.styles import StyleRules
@@ -33,6 +33,7 @@ from migrator.plan.styles import StyleRules
 ProgressCallback = Callable[[int, int, str], None]
 _HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 _VARS_DIRS = frozenset({"group_vars", "host_vars"})
+_AGENT_STYLES = (ReferenceStyle.AGENT_TEMPLATE, ReferenceStyle.AGENT_ENV)  # rendered by a Vault/OpenBao agent
 
 
 class SourceError(ValueError):
@@ -257,6 +258,15 @@ class Planner:
                                    for r, o in others.items())
                 notes.append(f"routing conflict for {ref[0]}#{ref[1]}: stored in {chosen.backend} ({chosen}, "
                              f"by its first occurrence at {where}), but {detail}")
+            if self.config.backends.get(chosen.backend, {}).get("type", "vault") != "vault":
+                agent_read = [o for o in occurrences if o.style in _AGENT_STYLES]
+                if agent_read:
+                    shown = ", ".join(f"{occurrence_label(o, one_tree)}:{o.line}" for o in agent_read[:3])
+                    more = f" and {len(agent_read) - 3} more" if len(agent_read) > 3 else ""
+                    notes.append(f"{ref[0]}#{ref[1]} goes to {chosen.backend}, which a Vault/OpenBao agent cannot "
+                                 f"read, but {shown}{more} would be rendered by one: apply stores the secret and "
+                                 "leaves such files as they are; route their secrets to a vault backend (routes:) "
+                                 "or give them the ansible-lookup style (styles:)")
             finding = group[0].finding
             secrets.append(PlannedSecret(finding.fingerprint, finding.kind, SecretRef(chosen.backend, *ref),
                                          tuple(occurrences), finding.hint))
