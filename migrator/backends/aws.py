@@ -13,6 +13,13 @@ try to create version *n+1*: one wins, the other gets ResourceExistsException, w
 a secret last written by another tool (a UUID version id) *n* is counted from its versions.
 Writes by other tools themselves are not conditional: they can overwrite concurrently.
 
+``read_secret(path, version=n)`` reads the version whose VersionId is ``vaultshift-version-<n>``
+(with the secret's current tags as metadata; a secret scheduled for deletion is ``deleted``). A
+version another tool wrote has no number, except the current one (numbered by counting, as
+``read_secret(path)`` gives it). A version that is not there is None when every version of the
+secret is vaultshift's (never written, or dropped by AWS, which keeps about 100), and NotFound
+naming the version when some were written by other tools (one of them may be the one meant).
+
 Settings (one entry of ``backends:``)::
 
     type: aws
@@ -166,7 +173,7 @@ class AwsBackend(Backend):
 
     # ---- the primitives ------------------------------------------------------------------------
 
-    def _get(self, path: str) -> StoredSecret | None:
+    def _get(self, path: str, version: int | None = None) -> StoredSecret | None:
         name = self._name(path)
 
         def describe(client: Any) -> dict[str, Any] | None:
@@ -187,7 +194,9 @@ class AwsBackend(Backend):
         if info.get("DeletedDate") is not None:
             # Versions cannot be listed while the secret is scheduled for deletion; a wrong guess
             # only costs a CasMismatch and another round once the write has restored it.
-            return StoredSecret(path, {}, tags, version_number(current_id or "") or 0, deleted=True)
+            return StoredSecret(path, {}, tags, version or version_number(current_id or "") or 0, deleted=True)
+        if version is not None:
+            return self._get_version(path, tags, version)
 
         def value(client: Any) -> dict[str, Any] | None:
             try:
@@ -220,12 +229,48 @@ class AwsBackend(Backend):
                                     f"the field holds a JSON {type(item).__name__}, not a string")
         return data
 
+    def _get_version(self, path: str, tags: dict[str, str], version: int) -> StoredSecret | None:
+        """Version ``version`` of the secret at ``path`` (which exists and is not deleted): the
+        version whose VersionId is ``vaultshift-version-<version>``, else the current version when
+        that is the number :meth:`_get` gives it (a current version another tool wrote is
+        numbered by counting). Else None when every version the secret has is vaultshift's (the
+        version was never written, or AWS no longer keeps it), and NotFound when some were written
+        by other tools: those have no number, one of them may be the version meant."""
+        name = self._name(path)
+
+        def value(client: Any) -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] = client.get_secret_value(SecretId=name, VersionId=VERSION_TOKEN.format(version))
+                return result
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) == "ResourceNotFoundException":
+                    return None
+                raise
+
+        found = self._call("read", path, value)
+        if found is not None:
+            return StoredSecret(path, self._fields(path, found), tags, version)
+        latest = self._get(path)
+        if latest is not None and not latest.deleted and latest.version == version:
+            return latest
+        if any(version_number(i) is None for i in self._version_ids(path)):
+            raise NotFound(self.name, "read", path, f"no version {version} (VersionId "
+                                                    f"{VERSION_TOKEN.format(version)}): the secret also has versions "
+                                                    "written by other tools, which have no vaultshift number")
+        return None
+
     def _number(self, path: str, version_id: str) -> int:
         """The version number of ``version_id``: vaultshift's own, else counted from the versions
         AWS keeps (at least one more than any vaultshift version among them)."""
         number = version_number(version_id)
         if number is not None:
             return number
+        ids = self._version_ids(path)
+        ours = [n for n in (version_number(i) for i in ids) if n is not None]
+        return max([len(ids), *(n + 1 for n in ours)])
+
+    def _version_ids(self, path: str) -> builtins.list[str]:
+        """The VersionIds AWS keeps for the secret at ``path`` (deprecated ones included)."""
         name = self._name(path)
 
         def versions(client: Any) -> builtins.list[str]:
@@ -238,9 +283,7 @@ class AwsBackend(Backend):
                     return ids
                 kwargs["NextToken"] = page["NextToken"]
 
-        ids = self._call("read", path, versions)
-        ours = [n for n in (version_number(i) for i in ids) if n is not None]
-        return max([len(ids), *(n + 1 for n in ours)])
+        return self._call("read", path, versions)
 
     def _put(self, path: str, fields: dict[str, str], previous: StoredSecret | None,
              set_metadata: Mapping[str, str], remove_metadata: Collection[str]) -> int:

@@ -172,10 +172,19 @@ class Backend(ABC):
 
     # ---- the interface -------------------------------------------------------------------
 
-    def read_secret(self, path: str) -> StoredSecret | None:
-        """Everything at ``path`` (every field, the metadata, the version); None when absent."""
+    def read_secret(self, path: str, version: int | None = None) -> StoredSecret | None:
+        """Everything at ``path`` (every field, the metadata, the version); None when absent.
+
+        With ``version`` (1 or more: a KV v2 version, an AWS version vaultshift numbered), that
+        version instead: its fields, the path's current metadata (neither store versions it);
+        ``deleted`` when the version was deleted (or destroyed); what a version that does not
+        exist gives depends on the store (see its module)."""
         self._check(path, "read")
-        return self._get(path)
+        if version is None:
+            return self._get(path)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"read {path}: version must be a whole number from 1, not {version!r}")
+        return self._get(path, version)
 
     def read(self, ref: SecretRef) -> str | None:
         """The value of ``ref``'s field; None when the path or the field is absent (or deleted)."""
@@ -365,8 +374,9 @@ class Backend(ABC):
         """The :class:`BackendError` that ``exc`` (raised by the client) means; None for a bug."""
 
     @abstractmethod
-    def _get(self, path: str) -> StoredSecret | None:
-        """What is stored at ``path`` (a soft-deleted secret: ``deleted`` and no fields), or None."""
+    def _get(self, path: str, version: int | None = None) -> StoredSecret | None:
+        """What is stored at ``path`` (a soft-deleted secret: ``deleted`` and no fields), or None;
+        with ``version``, that version (only :meth:`read_secret` passes one)."""
 
     @abstractmethod
     def _put(self, path: str, fields: dict[str, str], previous: StoredSecret | None,

@@ -3,7 +3,10 @@
 A vaultshift path ``apps/web/db`` is the KV v2 secret ``<mount>/data/<prefix>/apps/web/db``; each
 field is a key of its data; metadata is the path's ``custom_metadata`` (per-field keys
 ``<field>:<name>``), updated with JSON merge patches so that writers of different fields never
-erase each other's keys. Every data write carries ``cas`` (check-and-set).
+erase each other's keys. Every data write carries ``cas`` (check-and-set). ``read_secret(path,
+version=n)`` reads KV version *n* (its metadata is the path's current ``custom_metadata``, which
+KV v2 does not version); a deleted or destroyed version is ``deleted``; a version never written,
+or no longer kept (beyond ``max_versions``), is None, as the server answers it like an absent path.
 
 Settings (one entry of ``backends:``; all optional)::
 
@@ -12,7 +15,8 @@ Settings (one entry of ``backends:``; all optional)::
     namespace: team-a                      # default $VAULT_NAMESPACE
     mount: secret                          # the KV v2 mount
     prefix: vaultshift                     # below the mount
-    auth: {method: token}                  # see migrator.backends.vault_auth
+    auth: {method: token}                  # token, approle, kubernetes, jwt, userpass: see
+                                           # migrator.backends.vault_auth
     verify: true                           # false: no TLS verification (tests only)
     ca_cert: /etc/ssl/vault-ca.pem         # default $VAULT_CACERT
     client_cert: ..., client_key: ...      # TLS client certificate (default $VAULT_CLIENT_CERT / _KEY)
@@ -49,7 +53,7 @@ from migrator.backends.errors import (
 from migrator.backends.retry import RetryPolicy
 from migrator.backends.settings import Settings
 from migrator.backends.transport import Transport
-from migrator.backends.vault_auth import MissingCredential, TokenAuth, VaultAuth, auth_from_settings
+from migrator.backends.vault_auth import CredentialError, TokenAuth, VaultAuth, auth_from_settings
 
 DEFAULT_ADDR = "http://127.0.0.1:8200"
 DEFAULT_MOUNT = "secret"
@@ -139,8 +143,9 @@ class VaultBackend(Backend):
 
     def _login(self, client: hvac.Client, operation: str, path: str) -> None:
         try:
-            self._request(operation, path, lambda: self.auth.authenticate(client))
-        except MissingCredential as exc:
+            # The credentials go along as values: a server message quoting one is withheld.
+            self._request(operation, path, lambda: self.auth.authenticate(client), self.auth.values())
+        except CredentialError as exc:
             raise AuthError(self.name, operation, path, str(exc)) from None
 
     def _check_mount(self, client: hvac.Client, operation: str, path: str) -> None:
@@ -194,13 +199,16 @@ class VaultBackend(Backend):
 
     # ---- the primitives ------------------------------------------------------------------------
 
-    def _get(self, path: str) -> StoredSecret | None:
+    def _get(self, path: str, version: int | None = None) -> StoredSecret | None:
+        """The latest version, or ``version``: deleted or destroyed, it is ``deleted`` without
+        fields; one never written (or no longer kept, beyond the mount's ``max_versions``) is
+        None, since the server answers it as it answers an absent path (404, no errors)."""
         full = self._full(path)
 
         def read(client: hvac.Client) -> dict[str, Any] | None:
             try:
                 response: dict[str, Any] = client.secrets.kv.v2.read_secret_version(
-                    path=full, mount_point=self.mount, raise_on_deleted_version=False)
+                    path=full, version=version, mount_point=self.mount, raise_on_deleted_version=False)
                 return response
             except hvac.exceptions.InvalidPath as exc:
                 body = exc.json if isinstance(exc.json, dict) else {}
