@@ -224,12 +224,19 @@ def _start(workdir: Path, name: str, argv: Callable[[int], list[str]], ready_pat
 
 
 @contextlib.contextmanager
-def bao_server(workdir: Path, token: str | None = None, tls: bool = False) -> Iterator[BaoServer]:
+def bao_server(workdir: Path, token: str | None = None, tls: bool = False,
+               audit_log: Path | None = None) -> Iterator[BaoServer]:
     """An OpenBao dev server (in-memory, unsealed, KV v2 at ``secret/``) on a free port pair;
-    ``tls``: over https, with a CA and certificate bao makes itself (``-dev-tls``)."""
+    ``tls``: over https, with a CA and certificate bao makes itself (``-dev-tls``); ``audit_log``:
+    a file audit device writing there (OpenBao enables audit devices from its configuration only)."""
     root = token or f"root-{secrets.token_hex(8)}"
     certs = workdir / "tls"
     extra = ["-dev-tls", f"-dev-tls-cert-dir={certs}"] if tls else []
+    if audit_log is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = workdir / "audit.hcl"
+        config.write_text(f'audit "file" "test-file" {{\n  options = {{\n    file_path = "{audit_log}"\n  }}\n}}\n')
+        extra.append(f"-config={config}")
     if tls:
         certs.mkdir(parents=True, exist_ok=True)
     scheme = "https" if tls else "http"

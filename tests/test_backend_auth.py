@@ -551,8 +551,8 @@ def test_no_credential_value_in_any_repr_or_message(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("auth", "message"), [
-    ({"method": "ldap"}, "auth.method: unknown method 'ldap' (use approle or token), or one of jwt, kubernetes, "
-                         "userpass"),
+    ({"method": "ldap"}, "auth.method: unknown method 'ldap' (use one of approle, jwt, kubernetes, token, "
+                         "userpass)"),
     ({"method": "kubernetes"}, "auth.role: kubernetes needs role (the role bound to the service account)"),
     ({"method": "kubernetes", "role": "r", "jwt_file": "/t", "jwt_env": "T"}, "auth.jwt_file: give one of jwt_env "
                                                                               "or jwt_file, not both"),

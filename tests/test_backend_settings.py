@@ -68,7 +68,8 @@ def test_approle_settings():
     ({"mount": "/"}, "backend 'b': mount: must name a KV v2 mount"),
     ({"client_cert": "/c.pem"}, "backend 'b': client_cert: client_cert and client_key go together"),
     ({"auth": "token"}, "backend 'b': auth: expected a mapping, not str"),
-    ({"auth": {"method": "ldap"}}, "backend 'b': auth.method: unknown method 'ldap' (use approle or token)"),
+    ({"auth": {"method": "ldap"}}, "backend 'b': auth.method: unknown method 'ldap' "
+                                   "(use one of approle, jwt, kubernetes, token, userpass)"),
     ({"auth": {"method": "token", "token": "hvs.x"}}, "backend 'b': auth.token: never put credentials in the file"),
     ({"auth": {"method": "token", "tokn_env": "X"}}, "backend 'b': auth.tokn_env: unknown setting (known: token_env)"),
     ({"auth": {"method": "approle", "secret_id_env": "S"}}, "backend 'b': auth.role_id: approle needs role_id"),

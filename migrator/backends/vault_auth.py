@@ -433,8 +433,7 @@ _ALIASES = {"auth_method": "method", "mount_point": "mount"}
 
 
 def _unknown_method(method: object) -> str:
-    others = sorted(set(AUTH_METHODS) - {"approle", "token"})
-    return f"unknown method {method!r} (use approle or token), or one of {', '.join(others)}"
+    return f"unknown method {method!r} (use one of {', '.join(sorted(AUTH_METHODS))})"
 
 
 def auth_from_settings(backend: Settings) -> VaultAuth:
