@@ -103,9 +103,11 @@ def occurrence_label(occurrence: Occurrence, one_tree: bool) -> str:
 
 
 class Planner:
-    """Builds a Plan; ConfigError (one line) at construction when the configuration cannot be used."""
+    """Builds a Plan; ConfigError (one line) at construction when the configuration cannot be used.
+    ``scanner`` and ``digester`` scan local sources (:meth:`plan`, :meth:`collect`); a plan built
+    from findings located elsewhere (:mod:`migrator.plan.fleet`) needs neither."""
 
-    def __init__(self, scanner: Scanner, digester: FileDigester, config: Config, key_id: str,
+    def __init__(self, scanner: Scanner | None, digester: FileDigester | None, config: Config, key_id: str,
                  inventory: Inventory | None = None, inventory_file: str | None = None) -> None:
         self.scanner = scanner
         self.digester = digester
@@ -160,6 +162,8 @@ class Planner:
     def collect(self, sources: Sequence[Source], progress: ProgressCallback | None = None) -> Collected:
         """Walk and scan every source (as ``vaultshift scan`` would: same display paths, so a
         baseline made from the same PATHs applies), and locate each finding."""
+        if self.scanner is None:
+            raise TypeError("this planner has no scanner: it builds plans from located findings only")
         resolved = self._resolve(sources)
         collected = Collected(roots=tuple(absolute for _, absolute in resolved))
         stats = collected.stats
@@ -192,6 +196,7 @@ class Planner:
         return collected
 
     def _scan_file(self, source: SourceFile, root: str, path: str, host: str, collected: Collected) -> None:
+        assert self.scanner is not None and self.digester is not None
         scanned = self.scanner.scan_file(source, collected.stats, collected.errors)
         if scanned is None:
             return
