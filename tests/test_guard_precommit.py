@@ -134,6 +134,23 @@ def test_install_respects_hooks_path_and_foreign_hooks(repo, cli):
     assert again.returncode == 0
 
 
+def test_install_twice_changes_nothing_and_check_writes_nothing(repo, cli):
+    work = repo()
+    hook_file = work.path / ".git" / "hooks" / "pre-commit"
+    checked = cli("guard", "install", "--check", env=work.env, cwd=work.path)
+    assert checked.returncode == 0 and "hook would be written to" in checked.stderr
+    assert not hook_file.exists()
+    first = cli("guard", "install", env=work.env, cwd=work.path)
+    assert first.returncode == 0 and "hook written to" in first.stderr
+    before = hook_file.stat().st_mtime_ns
+    second = cli("guard", "install", env=work.env, cwd=work.path)
+    assert second.returncode == 0 and "hook already in place at" in second.stderr
+    assert hook_file.stat().st_mtime_ns == before
+    hook_file.chmod(0o644)  # not executable any more: written again
+    assert "hook written to" in cli("guard", "install", env=work.env, cwd=work.path).stderr
+    assert hook_file.stat().st_mode & stat.S_IXUSR
+
+
 def test_pre_commit_hooks_manifest_is_valid():
     from pathlib import Path
 

@@ -51,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="which hook (default: pre-receive in a bare repository, else pre-commit)")
     inst.add_argument("--force", action="store_true",
                       help="replace a hook vaultshift did not write (kept as HOOK.pre-vaultshift)")
+    inst.add_argument("--check", action="store_true", help="say what would change; write nothing")
     inst.set_defaults(handler=run_install)
 
 
@@ -163,6 +164,11 @@ def run_install(args: argparse.Namespace) -> int:
     from migrator.git.repo import Git
     from migrator.guard.install import install
 
-    path, name = install(Git(args.repo), args.hook, args.force)
-    print(f"vaultshift: {name} hook written to {path}", file=sys.stderr)
+    path, name, changed = install(Git(args.repo), args.hook, args.force, check=args.check)
+    if not changed:
+        print(f"vaultshift: {name} hook already in place at {path}", file=sys.stderr)
+    elif args.check:
+        print(f"vaultshift: {name} hook would be written to {path}", file=sys.stderr)
+    else:
+        print(f"vaultshift: {name} hook written to {path}", file=sys.stderr)
     return EXIT_CLEAN
