@@ -51,7 +51,7 @@ def run_playbook(workdir: Path, playbook: str, inventory: str, *args: str, env: 
     workdir.mkdir(parents=True, exist_ok=True)
     book = workdir / "playbook.yml"
     book.write_text(playbook)
-    hosts = workdir / "inventory"
+    hosts = workdir / ("inventory.yml" if inventory.lstrip().startswith(("{", "---", "all:")) else "inventory")
     hosts.write_text(inventory)
     return ansible("ansible-playbook", "-i", str(hosts), str(book), *args, home=workdir / "home", env=env,
                    cwd=workdir, timeout=timeout)
