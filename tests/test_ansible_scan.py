@@ -35,11 +35,13 @@ from migrator.discover.models import Confidence
 from migrator.discover.scanner import Scanner, ScanOptions
 from migrator.discover.walker import DEFAULT_MAX_FILE_SIZE, WalkOptions
 from migrator.fingerprint import Fingerprinter
+from migrator.plan.digest import FileDigester
 
 PLUGINS = COLLECTIONS / "ansible_collections" / "vaultshift" / "secrets" / "plugins"
 HOSTS = ("web1", "web2", "db1")
 PATHS = ["/etc/app", "/srv/app", "/opt/missing"]
-FINDING_KEYS = {"host", "path", "line", "column", "key_path", "kind", "rule", "confidence", "fingerprint", "hint"}
+FINDING_KEYS = {"host", "path", "line", "column", "key_path", "kind", "rule", "confidence", "fingerprint", "hint",
+                "end_line", "end_column", "start_byte", "end_byte", "reader", "file_digest"}
 OUTSIDE = "symlink to a path outside the scanned root; not followed"
 CLI = BIN / "vaultshift"
 TEST_KEY = secrets.token_bytes(32)
@@ -264,7 +266,9 @@ def test_findings_per_host_and_path(fleet: Fleet):
             assert set(finding) == FINDING_KEYS
             assert finding["host"] == host
             assert finding["fingerprint"].startswith("hmac-sha256:")
-        assert set(result) >= {"findings", "errors", "notes", "stats"}
+        assert set(result) >= {"host", "root", "key_id", "findings", "errors", "notes", "stats"}
+        assert (result["host"], result["root"]) == (host, str(fleet.root(host)))
+        assert result["key_id"] == Fingerprinter(bytes.fromhex(fleet.key)).key_id
         assert not {"trees", "files", "data", "content"} & set(result)
         assert result["errors"] == ["/opt/missing: no such file or directory"]
         assert result["stats"]["findings"] == len(expected[host])
@@ -322,6 +326,24 @@ def test_check_mode_scans_the_same_and_changes_nothing(fleet: Fleet):
         assert checked["changed"] is False and not checked.get("failed") and not checked.get("skipped")
         assert checked["findings"] == scanned["findings"]
         assert checked["errors"] == scanned["errors"] and checked["notes"] == scanned["notes"]
+
+
+def test_results_are_what_a_fleet_plan_reads(fleet: Fleet):
+    """migrator.plan.fleet (behind vaultshift.secrets.plan) locates every finding on its host, and
+    each file digest is the keyed digest of the file's bytes, as ``vaultshift plan`` makes it."""
+    from migrator.plan.fleet import collected_from_scans
+
+    scans = [fleet.results[host]["scan"] for host in HOSTS]
+    collected = collected_from_scans(scans, Fingerprinter(bytes.fromhex(fleet.key)).key_id)
+    assert len(collected.located) == sum(len(scan["findings"]) for scan in scans) == 12
+    digester = FileDigester(bytes.fromhex(fleet.key))
+    for scan in scans:
+        for finding in scan["findings"]:
+            data = (fleet.root(scan["host"]) / finding["path"].lstrip("/")).read_bytes()
+            assert finding["file_digest"] == digester(data)
+            exact = Fingerprinter(bytes.fromhex(fleet.key))(
+                data[finding["start_byte"]:finding["end_byte"]].decode()) == finding["fingerprint"]
+            assert exact, f"{scan['host']}:{finding['path']}: the span is not the value's"  # never show the value
 
 
 def test_bad_arguments_fail_the_task_in_one_line(fleet: Fleet):
@@ -476,13 +498,13 @@ def test_the_listing_decisions_give_what_the_engine_gives(tmp_path: Path, chroot
 
     local = scanner.scan([tree])
     root, top = (str(tmp_path / "host"), "/srv/tree") if chroot else ("/", str(tree))
-    fleet = action.fleet_scan(scanner, "h1", [top], root, module_call(root))
+    fleet = action.fleet_scan(action.Engine(scanner, FileDigester(TEST_KEY)), "h1", [top], root, module_call(root))
 
     prefix = top + "/"
     assert all(f["path"].startswith(prefix) for f in fleet["findings"])
-    assert [(f["path"].removeprefix(prefix), f["line"], f["column"], f["key_path"], f["rule"], f["fingerprint"])
-            for f in fleet["findings"]] == \
-        [(f.path, f.span.line, f.span.column, f.key_path, f.rule, f.fingerprint) for f in local.findings]
+    assert [{**f, "path": f["path"].removeprefix(prefix)} for f in fleet["findings"]] == \
+        [{"host": "h1", **f.to_dict(), "file_digest": FileDigester(TEST_KEY)((tree / f.path).read_bytes())}
+         for f in local.findings]
     assert sorted(line.removeprefix(prefix) for line in fleet["errors"]) == \
         sorted(str(e) for e in local.errors if e.fatal)
     assert sorted(line.removeprefix(prefix) for line in fleet["notes"]) == \
@@ -529,22 +551,22 @@ def test_a_baseline_of_host_paths_accepts_fleet_findings(tmp_path: Path, monkeyp
     monkeypatch.setenv("VAULTSHIFT_FINGERPRINT_KEY", TEST_KEY.hex())
     args = {name: option.get("default") for name, option in module.ARGUMENT_SPEC.items()}
     args.update(paths=["/etc/app"], max_file_size=DEFAULT_MAX_FILE_SIZE)
-    scanner = action.make_scanner(args, None)
-    first = action.fleet_scan(scanner, "h1", ["/etc/app"], str(root), module_call(str(root)))
+    engine = action.make_engine(args, None)
+    first = action.fleet_scan(engine, "h1", ["/etc/app"], str(root), module_call(str(root)))
     accepted, kept = first["findings"]
     baseline = tmp_path / "baseline.json"
     save(baseline, [BaselineEntry(accepted["fingerprint"], "/etc/app/config.yml", accepted["key_path"],
-                                  accepted["rule"])], key_id=scanner.fingerprint.key_id)
+                                  accepted["rule"])], key_id=engine.scanner.fingerprint.key_id)
 
-    again = action.fleet_scan(action.make_scanner(args, str(baseline)), "h1", ["/etc/app"], str(root),
+    again = action.fleet_scan(action.make_engine(args, str(baseline)), "h1", ["/etc/app"], str(root),
                               module_call(str(root)))
     assert again["findings"] == [kept]
     assert again["stats"]["dropped_by_filter"]["baseline"] == 1
     monkeypatch.setenv("VAULTSHIFT_FINGERPRINT_KEY", secrets.token_hex(32))
     with pytest.raises(ValueError, match="made with another fingerprint key"):
-        action.make_scanner(args, str(baseline))
+        action.make_engine(args, str(baseline))
     with pytest.raises(UsageError, match="not a valid gitignore-style pattern"):
-        action.make_scanner({**args, "exclude": ["!"]}, None)
+        action.make_engine({**args, "exclude": ["!"]}, None)
 
 
 def test_merge_findings_accepts_results_and_lists_and_is_deterministic():

@@ -33,8 +33,9 @@ from ansible_collections.vaultshift.secrets.plugins.modules.scan import ARGUMENT
 
 if TYPE_CHECKING:
     from migrator.discover.models import Finding, ScanError, ScanStats
-    from migrator.discover.scanner import Scanner
+    from migrator.discover.scanner import DocumentScan, Scanner
     from migrator.discover.walker import WalkOptions
+    from migrator.plan.digest import FileDigester
 
 MODULE = "vaultshift.secrets.scan"
 # The file contents one module call returns at most (base64 in JSON: about 4/3 of it in memory).
@@ -204,10 +205,10 @@ def skip(stats: ScanStats, reason: str) -> None:
     stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
 
 
-def scan_read(scanner: Scanner, item: Listing, stats: ScanStats, errors: list[ScanError]) -> list[Finding]:
+def scan_read(scanner: Scanner, item: Listing, stats: ScanStats, errors: list[ScanError]) -> DocumentScan | None:
     """Scan one file the module read, as the engine's loader and scanner would scan it on disk:
     binary files skipped, a text file over the cap named in ``errors``, invalid UTF-8 scanned as
-    Latin-1 with a note."""
+    Latin-1 with a note. None when it was not scanned."""
     from migrator.discover.document import Document
     from migrator.discover.loader import is_binary
     from migrator.discover.models import ScanError
@@ -220,7 +221,7 @@ def scan_read(scanner: Scanner, item: Listing, stats: ScanStats, errors: list[Sc
         for problem in read.problems:
             errors.append(problem)
             skip(stats, "error")
-        return []
+        return None
     data = base64.b64decode(item["data"])
     max_file_size = scanner.options.walk.max_file_size
     if item.get("over") or len(data) > max_file_size:
@@ -229,37 +230,34 @@ def scan_read(scanner: Scanner, item: Listing, stats: ScanStats, errors: list[Sc
         else:
             errors.append(ScanError(path, too_large_reason(max_file_size)))
             skip(stats, "error")
-        return []
+        return None
     if is_binary(data):
         skip(stats, "binary")
-        return []
+        return None
     doc, warning = Document.from_bytes(path, data)
     if warning:
         errors.append(ScanError(path, warning, fatal=False))
-    scanned = scanner.scan_loaded(doc, stats, errors)
-    return scanned.findings if scanned is not None else []
+    return scanner.scan_loaded(doc, stats, errors)
 
 
-def finding_dict(host: str, finding: Finding) -> dict[str, object]:
-    return {
-        "host": host,
-        "path": finding.path,
-        "line": finding.span.line,
-        "column": finding.span.column,
-        "key_path": finding.key_path,
-        "kind": finding.kind,
-        "rule": finding.rule,
-        "confidence": str(finding.confidence),
-        "fingerprint": finding.fingerprint,
-        "hint": finding.hint,
-    }
+def finding_dict(host: str, finding: Finding, file_digest: str) -> dict[str, object]:
+    """A finding as ``vaultshift scan --format json`` has it, with its host and the keyed digest of
+    the file its spans refer to (what ``vaultshift.secrets.plan`` needs): never a value."""
+    return {"host": host, **finding.to_dict(), "file_digest": file_digest}
 
 
-def make_scanner(args: Mapping[str, Any], baseline: str | None) -> Scanner:
+@dataclass(frozen=True, slots=True)
+class Engine:
+    scanner: Scanner
+    digester: FileDigester  # under the same key as the scanner's fingerprints
+
+
+def make_engine(args: Mapping[str, Any], baseline: str | None) -> Engine:
     """The scanner ``vaultshift scan`` builds from the same options (the CLI's own code: exclude
     validation, the fingerprint key from the key file, VAULTSHIFT_FINGERPRINT_KEY or the user's
-    key, and the baseline checked against that key)."""
-    from migrator.cli.common import load_baseline, make_fingerprinter
+    key, read once, and the baseline checked against that key), and the file digester
+    ``vaultshift plan`` uses under the same key."""
+    from migrator.cli.common import load_baseline, make_keyed
     from migrator.cli.common import make_scanner as cli_scanner
 
     options = argparse.Namespace(
@@ -270,9 +268,9 @@ def make_scanner(args: Mapping[str, Any], baseline: str | None) -> Scanner:
         uuids=args["uuids"],
         fingerprint_key_file=args["fingerprint_key_file"],
     )
-    fingerprinter = make_fingerprinter(options)
+    fingerprinter, digester = make_keyed(options)
     accepted = load_baseline(options, baseline) if baseline else None
-    return cli_scanner(options, accepted, fingerprinter)
+    return Engine(cli_scanner(options, accepted, fingerprinter), digester)
 
 
 # -- one host's scan ---------------------------------------------------------------------------
@@ -285,15 +283,17 @@ class ListingError(ValueError):
 Call = Callable[[dict[str, Any]], Mapping[str, Any]]  # runs the module with these arguments
 
 
-def fleet_scan(scanner: Scanner, host: str, paths: Sequence[str], root: str, call: Call) -> dict[str, Any]:
+def fleet_scan(engine: Engine, host: str, paths: Sequence[str], root: str, call: Call) -> dict[str, Any]:
     """Scan ``paths`` on one host: ``call`` lists them, the walk's decisions pick the files, ``call``
-    reads those in batches, and the scanner scans their bytes. Returns the task's result: findings
-    of ``host``, one-line errors and notes (sorted by path), the scan's counts."""
+    reads those in batches, and the scanner scans their bytes. Returns the task's result: the
+    host, its root and the fingerprint key's id, findings (each with its file's keyed digest),
+    one-line errors and notes (sorted by path), the scan's counts."""
     from migrator.discover.loader import BINARY_SNIFF
     from migrator.discover.models import ScanStats
     from migrator.discover.walker import ALWAYS_SKIPPED
 
     started = time.perf_counter()
+    scanner = engine.scanner
     options = scanner.options.walk
     common = {"paths": list(paths), "root": root, "max_file_size": options.max_file_size}
     listing = call({
@@ -315,22 +315,28 @@ def fleet_scan(scanner: Scanner, host: str, paths: Sequence[str], root: str, cal
     wanted: dict[str, Wanted] = {}  # a file under two of the paths is scanned once
     for item in selection.wanted:
         wanted.setdefault(item.path, item)
-    findings: list[Finding] = []
+    findings: list[tuple[Finding, str]] = []
     for batch in batches(list(wanted.values()), options.max_file_size, BINARY_SNIFF):
         read = call({**common, "_read": batch, "_sniff": BINARY_SNIFF})
         try:
             for item in read["files"]:
-                findings.extend(scan_read(scanner, item, stats, errors))
+                scanned = scan_read(scanner, item, stats, errors)
+                if scanned is not None and scanned.findings:
+                    digest = engine.digester(scanned.data)  # the very bytes the spans refer to
+                    findings.extend((finding, digest) for finding in scanned.findings)
         except (KeyError, TypeError, ValueError) as exc:
             raise ListingError(f"the scan module returned unexpected contents ({type(exc).__name__})") from None
         del read  # the contents: never kept beyond their scan
-    findings.sort(key=lambda f: (f.path, f.span.start, f.rule))
+    findings.sort(key=lambda found: (found[0].path, found[0].span.start, found[0].rule))
     errors.sort(key=lambda e: e.path)
     stats.findings = len(findings)
     stats.seconds = time.perf_counter() - started
     return {
         "changed": False,
-        "findings": [finding_dict(host, finding) for finding in findings],
+        "host": host,
+        "root": root,
+        "key_id": scanner.fingerprint.key_id,
+        "findings": [finding_dict(host, finding, digest) for finding, digest in findings],
         "errors": [str(error) for error in errors if error.fatal],
         "notes": [str(error) for error in errors if not error.fatal],
         "stats": stats.to_dict(),
@@ -370,17 +376,17 @@ class ActionModule(ActionBase):
         relative = [path for path in args["paths"] if not str(path).startswith("/")]
         if relative:
             raise AnsibleActionFail(f"paths: give absolute paths as the host sees them, not {relative}")
-        scanner = self._scanner(args)
+        engine = self._engine(args)
         host = str(task_vars.get("inventory_hostname", ""))
         try:
-            out = fleet_scan(scanner, host, list(args["paths"]), root, lambda request: self._call(task_vars, request))
+            out = fleet_scan(engine, host, list(args["paths"]), root, lambda request: self._call(task_vars, request))
         except ListingError as exc:
             raise AnsibleActionFail(str(exc)) from None
         if out["errors"]:
             out["warnings"] = [f"{len(out['errors'])} path(s) left unscanned on {host}: see the result's errors"]
         return out
 
-    def _scanner(self, args: dict[str, Any]) -> Scanner:
+    def _engine(self, args: dict[str, Any]) -> Engine:
         baseline = None
         if args["baseline"]:
             try:
@@ -392,7 +398,7 @@ class ActionModule(ActionBase):
         except ImportError:
             raise AnsibleActionFail(_ENGINE_MISSING) from None
         try:
-            return make_scanner(args, baseline)
+            return make_engine(args, baseline)
         except (UsageError, ValueError) as exc:  # one line: fingerprint key, baseline, exclude pattern
             raise AnsibleActionFail(str(exc)) from None
 

@@ -170,10 +170,30 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+host:
+  description: The host (C(inventory_hostname)).
+  returned: success
+  type: str
+  sample: web1
+root:
+  description: O(root), the file system root the paths were looked up under.
+  returned: success
+  type: str
+  sample: /
+key_id:
+  description:
+    - The public name of the fingerprint key (16 hex digits of an HMAC under it, not the key), as
+      baselines and plans record it. Fingerprints compare only under the same key.
+  returned: success
+  type: str
+  sample: 3f2a1b0c9d8e7f6a
 findings:
   description:
     - The credentials found, sorted by path and position. A finding names where a value is and
       what it is; it never holds the value.
+    - The fields of a finding of C(vaultshift scan --format json), plus RV(findings[].host) and
+      RV(findings[].file_digest), so that M(vaultshift.secrets.plan) can plan the fleet's migration
+      from them.
   returned: success
   type: list
   elements: dict
@@ -194,6 +214,22 @@ findings:
       description: The column the value starts at, 1-based, in characters.
       type: int
       sample: 15
+    end_line:
+      description: The line the value ends on.
+      type: int
+      sample: 12
+    end_column:
+      description: The column just after the value (exclusive).
+      type: int
+      sample: 39
+    start_byte:
+      description: The offset of the value's first byte in the file, 0-based.
+      type: int
+      sample: 231
+    end_byte:
+      description: The offset just after the value's last byte (exclusive).
+      type: int
+      sample: 255
     key_path:
       description: Where the value sits in the file's structure (empty when it has no key).
       type: str
@@ -220,6 +256,18 @@ findings:
       description: A redacted hint, the first and last character and the length at most.
       type: str
       sample: "Z***T (24 chars)"
+    reader:
+      description: What read the file (C(yaml), C(env), ...; C(yaml+line) when a parse error left
+        the rest to the line reader).
+      type: str
+      sample: yaml
+    file_digest:
+      description:
+        - A keyed HMAC-SHA256 of the whole file as it was scanned (under the fingerprint key), so
+          that a plan and its apply can tell the file changed. Not a hash anyone can check
+          without the key.
+      type: str
+      sample: file-hmac-sha256:5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592
 errors:
   description:
     - One line per path whose content was left unscanned, and why (a path that does not exist,
