@@ -19,6 +19,13 @@ before any file is rewritten, and every file's intent before the file (or a comp
 No value is ever logged, journalled or put in an error: values live in memory between the read
 of the file and the write to the backend, and the values read back are kept until the end of the
 run to check each rewritten file against them.
+
+Files are read and written through a :class:`~migrator.apply.files.FileAccess` (the local disk
+by default; a managed host's files for the Ansible collection). ``check=True`` does everything
+that changes nothing: files read and checked, each secret looked up in its backend (read, never
+written), each file rewritten and verified in memory; nothing is stored, written or journalled,
+and the result says what a run would do. ``preview=True`` adds, for each file rewritten (or that
+would be), its text before with every secret replaced by its redacted hint, and after.
 """
 
 from __future__ import annotations
@@ -32,18 +39,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePath
 from typing import Any
 
 from migrator.apply.checkpoints import checkpoint
+from migrator.apply.files import LOCAL_FILES, FileAccess, FileWrite
 from migrator.backends.base import AuthError, Backend, BackendError, Sealed, Unavailable
 from migrator.fingerprint import Fingerprinter
 from migrator.plan.digest import FileDigester
 from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle
 from migrator.rewrite import Replacement, RewriteContext, RewriteError, RewriteResult, rewrite
 from migrator.rewrite.agent_env import env_templates
-from migrator.rewrite.atomic import TEMP_SUFFIX, read_exact, write_atomic, write_companions
-from migrator.rewrite.base import COMPANION_DIR, AgentOptions, KvMount
+from migrator.rewrite.base import AgentOptions, KvMount
 from migrator.rewrite.verify import VerifyError, verify_env, verify_parses, verify_render
 from migrator.state.journal import Journal
 
@@ -59,8 +66,21 @@ class ApplyProblem:
         return f"{self.item}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class FilePreview:
+    """A file's text before and after (decoded for display): never a value, secrets show as
+    their redacted hints."""
+
+    path: str
+    before: str
+    after: str
+
+
 @dataclass(slots=True)
 class ApplyResult:
+    """What a run did (with ``check``: what it would do; ``run_id`` is then empty). ``stored``
+    names the secrets written (``path#field``), ``rewritten`` the files."""
+
     run_id: str
     secrets_stored: int = 0
     secrets_already_stored: int = 0
@@ -68,6 +88,10 @@ class ApplyResult:
     files_already_done: int = 0
     problems: list[ApplyProblem] = field(default_factory=list)
     seconds: float = 0.0
+    check: bool = False
+    stored: list[str] = field(default_factory=list)
+    rewritten: list[str] = field(default_factory=list)
+    previews: list[FilePreview] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +130,7 @@ class _Prepared:
     edits: list[Any]
     companions: list[str]
     render_check: Callable[[], None] | None = None  # a real agent's rendering, checked before the write
+    preview: FilePreview | None = None
 
 
 class ThreadBackends:
@@ -148,7 +173,8 @@ class Executor:
     def __init__(self, plan: Plan, backends: Mapping[str, Backend], journal: Journal, fingerprint: Fingerprinter,
                  digest: FileDigester, mounts: Mapping[str, KvMount], agent: AgentOptions | None = None,
                  default_backend: str = "vault", host_root: str = "/",
-                 render_check: tuple[str, str] | None = None, concurrency: int = 1) -> None:
+                 render_check: tuple[str, str] | None = None, concurrency: int = 1,
+                 files: FileAccess = LOCAL_FILES, check: bool = False, preview: bool = False) -> None:
         self.plan = plan
         self.backends = backends
         self.journal = journal
@@ -158,8 +184,13 @@ class Executor:
         self.agent = agent or AgentOptions()
         self.default_backend = default_backend
         self.host_root = host_root  # where companions' absolute paths are written (a host tree in tests)
-        self.render_check = render_check  # (address, token): render agent templates with a real agent
+        # (address, token): render agent templates with a real agent (never in check mode: the
+        # secrets are not in the vault for it to read)
+        self.render_check = None if check else render_check
         self.concurrency = max(1, concurrency)  # secrets stored at a time (threads, each with its own backends)
+        self.files = files  # where the planned files are read and written
+        self.check = check  # change nothing: no store, no write, no journal record
+        self.preview = preview  # each rewritten file's text before (redacted) and after, in the result
         # A store-wide failure (unreachable, sealed, rejected token) marks its backend down: its
         # other secrets are not tried again, each one waiting out the retries.
         self._down: dict[str, str] = {}
@@ -169,11 +200,15 @@ class Executor:
     # -- the run ------------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
         started = time.perf_counter()
-        run = self.journal.start_run("apply", plan_digest(self.plan))
-        checkpoint()
-        result = ApplyResult(run)
+        run = ""
+        if not self.check:
+            run = self.journal.start_run("apply", plan_digest(self.plan))
+            checkpoint()
+        result = ApplyResult(run, check=self.check)
         try:
-            remove_stale_temporaries({os.path.dirname(os.path.abspath(f)) for f in self._planned_paths()})
+            if not self.check:
+                self.files.remove_stale_temporaries({os.path.dirname(os.path.abspath(f))
+                                                     for f in self._planned_paths()})
             files = self._load_files(result)
             stored = self._store_secrets(files, result)
             batch: list[_Prepared] = []
@@ -188,6 +223,8 @@ class Executor:
                 elif planned_file.state == "done":
                     result.files_already_done += 1
             self._write_files(run, batch, result)
+            if self.check:
+                return result
             with self.journal.transaction():
                 for secret in self.plan.secrets:
                     if secret.fingerprint in stored and all(
@@ -197,7 +234,8 @@ class Executor:
         finally:
             self._verified.clear()
             result.seconds = time.perf_counter() - started
-            self.journal.finish_run(run, "done" if result.ok else "failed")
+            if not self.check:
+                self.journal.finish_run(run, "done" if result.ok else "failed")
         return result
 
     def _planned_paths(self) -> set[str]:
@@ -231,20 +269,20 @@ class Executor:
         for secret in self.plan.secrets:
             for occurrence in secret.occurrences:
                 files.setdefault(occurrence.file, _File(occurrence.file)).occurrences.append((secret, occurrence))
+        contents = self.files.read(list(files))
         with self.journal.transaction():
             for planned in files.values():
-                self._load_file(planned, result)
+                self._load_file(planned, contents.pop(planned.path), result)
         return files
 
-    def _load_file(self, planned: _File, result: ApplyResult) -> None:
-        """Read one planned file and say what it is now: as planned, already done, changed, unreadable."""
+    def _load_file(self, planned: _File, content: bytes | OSError, result: ApplyResult) -> None:
+        """Say what one planned file is now: as planned, already done, changed, unreadable."""
         expected = planned.occurrences[0][1].file_digest
-        try:
-            planned.data = read_exact(planned.path)
-        except OSError as exc:
+        if isinstance(content, OSError):
             planned.state = "unreadable"
-            result.problems.append(ApplyProblem(planned.path, f"cannot read: {exc.strerror or exc}"))
+            result.problems.append(ApplyProblem(planned.path, f"cannot read: {content.strerror or content}"))
             return
+        planned.data = content
         if self.digest.matches(planned.data, expected):
             return
         current = self.digest(planned.data)
@@ -253,7 +291,7 @@ class Executor:
             # Rewritten by an earlier run of this plan (perhaps one that was killed): this run
             # takes it over, so that rolling back the last run puts back every file of the plan.
             planned.state = "done"
-            if record.run_id != result.run_id:
+            if record.run_id != result.run_id and not self.check:
                 self.journal.record_file(result.run_id, planned.path, record.original_digest,
                                          record.rewritten_digest, list(record.edits), list(record.companions),
                                          "rewritten")
@@ -298,22 +336,33 @@ class Executor:
         """Journal what storing these secrets gave, in one commit."""
         if not outcomes:
             return
+        if self.check:
+            for outcome in outcomes:
+                self._count_stored(outcome, stored, result)
+            return
         with self.journal.transaction():
             for outcome in outcomes:
                 secret, ref = outcome.secret, outcome.secret.ref
                 if outcome.value is None:
                     self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "failed",
                                                error=outcome.error)
-                    result.problems.append(ApplyProblem(str(ref), outcome.error))
-                    continue
-                self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "stored")
-                if outcome.wrote:
-                    result.secrets_stored += 1
                 else:
-                    result.secrets_already_stored += 1
-                stored.add(secret.fingerprint)
-                self._verified[secret.fingerprint] = outcome.value
+                    self.journal.record_secret(run, secret.fingerprint, ref.backend, ref.path, ref.field, "stored")
+                self._count_stored(outcome, stored, result)
         checkpoint()
+
+    def _count_stored(self, outcome: _Stored, stored: set[str], result: ApplyResult) -> None:
+        secret, ref = outcome.secret, outcome.secret.ref
+        if outcome.value is None:
+            result.problems.append(ApplyProblem(str(ref), outcome.error))
+            return
+        if outcome.wrote:
+            result.secrets_stored += 1
+            result.stored.append(str(ref))
+        else:
+            result.secrets_already_stored += 1
+        stored.add(secret.fingerprint)
+        self._verified[secret.fingerprint] = outcome.value
 
     def _run_jobs(self, jobs: list[tuple[list[tuple[PlannedSecret, str]], bool]]) -> Iterator[list[_Stored]]:
         """Each job (the secrets of one path) stored, in order; by ``concurrency`` threads when
@@ -344,6 +393,12 @@ class Executor:
                 out.append(outcome)
                 continue
             try:
+                if self.check:  # what a store would do: nothing when the field holds the value already
+                    back = backend.read(ref)
+                    outcome.wrote = back is None or not hmac.compare_digest(back.encode(), value.encode())
+                    outcome.value = value
+                    out.append(outcome)
+                    continue
                 stored = backend.store(ref, value, {"source": f"{first.path}:{first.line}",
                                                     "first_seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                                     "fingerprint": secret.fingerprint}, absent=absent)
@@ -395,10 +450,10 @@ class Executor:
         ordered = sorted(planned.occurrences, key=lambda pair: pair[1].start_byte)
         replacements = [Replacement.from_occurrence(o, s.ref) for s, o in ordered]
         try:
-            st = os.stat(planned.path)
+            info = self.files.stat(planned.path)
             context = RewriteContext(path=os.path.abspath(planned.path), mounts=self.mounts,
-                                     default_backend=self.default_backend, mode=st.st_mode & 0o7777,
-                                     uid=st.st_uid, gid=st.st_gid, agent=self.agent)
+                                     default_backend=self.default_backend, mode=info.mode & 0o7777,
+                                     uid=info.uid, gid=info.gid, agent=self.agent)
             rewritten = rewrite(style, planned.data, replacements, context)
             if rewritten.unchanged:
                 result.files_already_done += 1
@@ -423,9 +478,14 @@ class Executor:
         def render_check() -> None:
             self._render_check(planned.data, style, rewritten, replacements, context)
 
+        preview = None
+        if self.preview:
+            preview = FilePreview(planned.path, redacted(planned.data, [(o.start_byte, o.end_byte, s.hint)
+                                                                        for s, o in ordered]),
+                                  rewritten.new_bytes.decode("utf-8", errors="replace"))
         return _Prepared(planned, rewritten, original_digest, self.digest(rewritten.new_bytes), edits,
                          sorted(str(p) for p in rewritten.companions),
-                         render_check if self.render_check is not None else None)
+                         render_check if self.render_check is not None else None, preview)
 
     def _checked(self, batch: Sequence[_Prepared], result: ApplyResult) -> list[_Prepared]:
         """The files of the batch a real agent renders as the originals (each render is a process
@@ -461,28 +521,26 @@ class Executor:
         batch = self._checked(batch, result)
         if not batch:
             return
+        if self.check:
+            for item in batch:
+                self._rewrote(item, result)
+            return
         with self.journal.transaction():
             for item in batch:
                 self.journal.record_file(run, item.planned.path, item.original_digest, item.new_digest, item.edits,
                                          item.companions, "rewriting")
         checkpoint()
         failed: dict[str, str] = {}
-        # Files are independent once their intents are durable: writing several at a time lets
-        # their fsyncs share the file system's journal commits.
-        workers = min(self.concurrency, len(batch))
-        if workers > 1:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaultshift-write") as pool:
-                errors = list(pool.map(self._write_file, batch))
-        else:
-            errors = [self._write_file(item) for item in batch]
+        # Files are independent once their intents are durable: the file access may write
+        # several at a time (their fsyncs then share the file system's journal commits).
+        errors = self.files.write([self._file_write(item) for item in batch], workers=self.concurrency)
         for item, error in zip(batch, errors, strict=True):
             planned = item.planned
             if error is not None:
                 failed[planned.path] = error
                 result.problems.append(ApplyProblem(planned.path, f"not rewritten: {error}"))
                 continue
-            planned.state = "rewritten"
-            result.files_rewritten += 1
+            self._rewrote(item, result)
         with self.journal.transaction():
             for item in batch:
                 path = item.planned.path
@@ -492,37 +550,39 @@ class Executor:
                     self.journal.set_file_state(run, path, "rewritten")
         checkpoint()
 
+    def _rewrote(self, item: _Prepared, result: ApplyResult) -> None:
+        item.planned.state = "rewritten"
+        result.files_rewritten += 1
+        result.rewritten.append(item.planned.path)
+        if item.preview is not None:
+            result.previews.append(item.preview)
 
-    def _write_file(self, item: _Prepared) -> str | None:
-        """The file's companions, then the file itself; why not (None when written)."""
-        try:
-            write_companions(_posix(item.rewritten.companions), _posix(item.rewritten.modes), root=self.host_root)
-            checkpoint()
-            write_atomic(item.planned.path, item.rewritten.new_bytes)
-            checkpoint()
-        except OSError as exc:
-            return str(exc.strerror or exc)
-        return None
+    def _file_write(self, item: _Prepared) -> FileWrite:
+        """The file's companions (at their absolute paths below ``host_root``), then the file,
+        replacing the bytes it was rewritten from."""
+        rewritten = item.rewritten
+        return FileWrite(item.planned.path, rewritten.new_bytes,
+                         {self._rooted(path): data for path, data in rewritten.companions.items()},
+                         {self._rooted(path): mode for path, mode in rewritten.modes.items()},
+                         expected=item.planned.data)
 
-
-def remove_stale_temporaries(directories: set[str]) -> int:
-    """Remove temporary files a killed run left in ``directories`` (and their companion
-    directories); the caller holds the journal's lock, so no other run is writing them."""
-    removed = 0
-    for directory in sorted(directories):
-        for folder in (Path(directory), Path(directory) / COMPANION_DIR):
-            try:
-                stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX)]
-            except OSError:
-                continue
-            for path in stale:
-                path.unlink(missing_ok=True)
-                removed += 1
-    return removed
+    def _rooted(self, path: PurePath) -> str:
+        return str(PurePath(self.host_root) / PurePath(path).relative_to(PurePath(path).anchor))
 
 
-def _posix(mapping: Mapping[PurePosixPath, Any]) -> dict[Any, Any]:
-    return dict(mapping)
+def redacted(data: bytes, spans: Sequence[tuple[int, int, str]]) -> str:
+    """``data`` as text (for display) with each span ``(start_byte, end_byte, hint)`` replaced by
+    its redacted hint."""
+    out = bytearray()
+    cursor = 0
+    for start, end, hint in sorted(spans):
+        if start < cursor:
+            continue  # overlapping spans: the first one's hint stands for both
+        out += data[cursor:start]
+        out += hint.encode("utf-8", errors="replace")
+        cursor = end
+    out += data[cursor:]
+    return out.decode("utf-8", errors="replace")
 
 
 def _edits(original: bytes, new: bytes, spans: Sequence[tuple[int, int]],

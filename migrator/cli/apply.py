@@ -1,4 +1,9 @@
-"""``vaultshift apply`` and ``vaultshift rollback``: thin adapters over migrator.apply."""
+"""``vaultshift apply`` and ``vaultshift rollback``: thin adapters over migrator.apply.
+
+:func:`check_plan_key` and :func:`make_executor` build an apply exactly as the CLI does; the
+Ansible collection's actions use them too, with the files of a managed host instead of this
+machine's (``files=``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,16 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from migrator.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, make_keyed
+from migrator.cli.common import EXIT_CLEAN, EXIT_FINDINGS, make_keyed
 
 if TYPE_CHECKING:
+    from migrator.apply.executor import Executor
     from migrator.config import Config
+    from migrator.fingerprint import Fingerprinter
+    from migrator.plan.digest import FileDigester
+    from migrator.plan.models import Plan
     from migrator.rewrite.base import AgentOptions, KvMount
+    from migrator.state.journal import Journal
 
 DEFAULT_STATE_DIR = ".vaultshift"
 DEFAULT_CONCURRENCY = 8
@@ -98,24 +108,39 @@ def agent_options(config: Config) -> AgentOptions:
         raise ConfigError(f"{config.source}: agent: {exc}") from None
 
 
-def run_apply(args: argparse.Namespace) -> int:
+def check_plan_key(plan: Plan, fingerprinter: Fingerprinter, source: str) -> None:
+    """UsageError (one line) when the plan was made with another fingerprint key."""
+    from migrator.cli.common import UsageError
+
+    if plan.fingerprint_key_id and plan.fingerprint_key_id != fingerprinter.key_id:
+        raise UsageError(f"{source}: the plan was made with another fingerprint key "
+                         f"(key id {plan.fingerprint_key_id}, yours is {fingerprinter.key_id})")
+
+
+def make_executor(plan: Plan, config: Config, journal: Journal, fingerprinter: Fingerprinter, digest: FileDigester,
+                  agent_check: str = "auto", concurrency: int = DEFAULT_CONCURRENCY, **options: Any) -> Executor:
+    """The executor ``vaultshift apply`` runs: the configuration's backends, mounts, agent options
+    and default backend, the agent render check ``agent_check`` asks for. ``options`` go to the
+    Executor as they are (``files``, ``check``, ``preview``)."""
     from migrator.apply.executor import Executor
     from migrator.backends import backends_from_config
+
+    return Executor(plan, backends_from_config(config), journal, fingerprinter, digest, mounts_of(config),
+                    agent_options(config), config.default_backend, render_check=_render_check(agent_check, config),
+                    concurrency=concurrency, **options)
+
+
+def run_apply(args: argparse.Namespace) -> int:
     from migrator.config import load_config
     from migrator.plan import planfile
     from migrator.state.journal import Journal
 
     plan = planfile.load(args.plan)
     fingerprinter, digest = make_keyed(args)
-    if plan.fingerprint_key_id and plan.fingerprint_key_id != fingerprinter.key_id:
-        print(f"vaultshift: error: {args.plan}: the plan was made with another fingerprint key "
-              f"(key id {plan.fingerprint_key_id}, yours is {fingerprinter.key_id})", file=sys.stderr)
-        return EXIT_ERROR
+    check_plan_key(plan, fingerprinter, args.plan)  # a UsageError: one line, exit status 2
     config = load_config(args.config)
     with Journal(args.state_dir) as journal:
-        executor = Executor(plan, backends_from_config(config), journal, fingerprinter, digest, mounts_of(config),
-                            agent_options(config), config.default_backend,
-                            render_check=_render_check(args.agent_check, config), concurrency=args.concurrency)
+        executor = make_executor(plan, config, journal, fingerprinter, digest, args.agent_check, args.concurrency)
         result = executor.apply()
     for problem in result.problems:
         print(f"vaultshift: {problem}", file=sys.stderr)
