@@ -4,6 +4,7 @@ own Ansible setup takes part and nothing is left behind."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 COLLECTIONS = REPO / "collections"
 BIN = Path(sys.executable).parent
 _KEEP = ("PATH", "TMPDIR", "VAULTSHIFT_FINGERPRINT_KEY")
+RUNTIME_DIRS: set[Path] = set()  # made by runtime_dir(); conftest removes them at the end
 
 
 def ansible_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -22,12 +24,14 @@ def ansible_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str,
     config = home / "ansible.cfg"
     if not config.exists():
         config.write_text("[defaults]\n")
+    runtime = runtime_dir(home)
     env = {k: v for k, v in os.environ.items() if k in _KEEP}
     env.update({
         "HOME": str(home),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "ANSIBLE_CONFIG": str(config),
+        "XDG_RUNTIME_DIR": str(runtime),
         "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
         "ANSIBLE_LOCAL_TEMP": str(home / "ansible-local"),
@@ -42,6 +46,16 @@ def ansible_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str,
     })
     env.update(extra or {})
     return env
+
+
+def runtime_dir(home: Path) -> Path:
+    """The private runtime directory (XDG_RUNTIME_DIR) of the runs rooted at ``home``, where their
+    lookup sessions live: short, under /tmp (a unix socket's path has at most 107 bytes, and
+    pytest's directories are long), one per home, removed at the end of the test session."""
+    runtime = Path("/tmp") / f"vsrt-{hashlib.sha256(str(home).encode()).hexdigest()[:12]}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    RUNTIME_DIRS.add(runtime)
+    return runtime
 
 
 def run_playbook(workdir: Path, playbook: str, inventory: str, *args: str, env: Mapping[str, str] | None = None,

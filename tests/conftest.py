@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from trees import write_tree
 
 from migrator.discover.detectors.entropy import wordlike
 from migrator.discover.models import ScanResult
@@ -39,17 +40,6 @@ def make_token(length: int = 32, alphabet: str = ALNUM, prefix: str = "") -> str
                                       and any(c.isdigit() for c in body)):
             continue
         return prefix + body
-
-
-def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    return root
 
 
 @pytest.fixture
@@ -195,3 +185,15 @@ def fleet(tmp_path: Path, token: Callable[..., str]) -> tuple[Path, dict[str, by
 def vault_env(cli_env: dict[str, str], bao: BaoServer) -> dict[str, str]:
     """``cli_env`` pointed at the session's OpenBao dev server (VAULT_ADDR, VAULT_TOKEN)."""
     return dict(cli_env, VAULT_ADDR=bao.addr, VAULT_TOKEN=bao.token)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ansible_runtime_dirs() -> Iterator[None]:
+    """Remove the runtime directories the Ansible runs of the session were given."""
+    yield
+    import shutil
+
+    from ansible_run import RUNTIME_DIRS
+
+    for directory in RUNTIME_DIRS:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_run import ansible, run_playbook
+from ansible_run import ansible, run_playbook, runtime_dir
 from servers import BaoServer, MotoServer, bao_server, make_value
 
 from migrator.backends import make_backend
@@ -48,22 +50,22 @@ def put(server: BaoServer, path: str, **fields: str) -> None:
     server.client().secrets.kv.v2.create_or_update_secret(path=path, secret=fields, mount_point="secret")
 
 
-@pytest.fixture
-def no_sessions_left() -> Iterator[None]:
-    """After the test, no session of a finished run is left (each ends with its run)."""
-    yield
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and list(private_dir().glob("session-*")):
+def sessions(workdir: Path) -> list[str]:
+    """What the lookup sessions of the runs in ``workdir`` left in their private directory
+    (tests/ansible_run.py gives the runs of each home a runtime directory of their own)."""
+    return sorted(p.name for p in (runtime_dir(workdir / "home") / "vaultshift").glob("session-*"))
+
+
+def wait_until_gone(workdir: Path, timeout: float = 5) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and sessions(workdir):
         time.sleep(0.1)
-
-
-def sessions() -> list[str]:
-    return sorted(p.name for p in private_dir().glob("session-*"))
+    return sessions(workdir)
 
 
 # ---- reading -------------------------------------------------------------------------------------
 
-def test_a_key_and_a_whole_secret_on_several_hosts(bao: BaoServer, tmp_path: Path, no_sessions_left: None):
+def test_a_key_and_a_whole_secret_on_several_hosts(bao: BaoServer, tmp_path: Path):
     password, user = make_value(), "app"
     put(bao, "apps/lookup1/db", password=password, user=user)
     out = tmp_path / "out"
@@ -77,6 +79,7 @@ def test_a_key_and_a_whole_secret_on_several_hosts(bao: BaoServer, tmp_path: Pat
         assert key == password
         assert json.loads(whole) == {"password": password, "user": user}
     assert password not in proc.stdout + proc.stderr
+    assert wait_until_gone(tmp_path) == []  # the session ended with the run
 
 
 def test_a_value_that_looks_like_a_template_is_not_templated(bao: BaoServer, tmp_path: Path):
@@ -115,7 +118,7 @@ def test_without_a_session_each_lookup_reads_on_its_own(bao: BaoServer, tmp_path
     proc = run_playbook(tmp_path, template_book(expression, out), inventory(2), env=vault_env(bao))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "h00.txt").read_text() == value
-    assert not [s for s in sessions() if s.endswith(".sock")]
+    assert sessions(tmp_path) == []  # no session was started
 
 
 # ---- errors --------------------------------------------------------------------------------------
@@ -192,8 +195,7 @@ def audited(tmp_path: Path) -> Iterator[tuple[BaoServer, Path]]:
         yield server, log
 
 
-def test_one_approle_login_per_run_and_one_read_per_secret(audited: tuple[BaoServer, Path], tmp_path: Path,
-                                                           no_sessions_left: None):
+def test_one_approle_login_per_run_and_one_read_per_secret(audited: tuple[BaoServer, Path], tmp_path: Path):
     server, log = audited
     role_id, secret_id = approle(server, "fleet")
     values = {f"s{number}": make_value() for number in range(5)}
@@ -219,7 +221,7 @@ def test_one_approle_login_per_run_and_one_read_per_secret(audited: tuple[BaoSer
     while time.monotonic() < deadline and token_accessors(server) != before:
         time.sleep(0.1)
     assert token_accessors(server) == before
-    assert not sessions()
+    assert wait_until_gone(tmp_path) == []
 
 
 def test_credentials_never_reach_a_command_line_or_a_file(bao_private: BaoServer, tmp_path: Path):
@@ -237,7 +239,7 @@ def test_credentials_never_reach_a_command_line_or_a_file(bao_private: BaoServer
     snoop = f"""    - name: every command line and every file of the session directory, while it runs
       ansible.builtin.shell: |
         cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' > {marker}
-        cat {private_dir()}/* 2>/dev/null >> {marker} || true
+        cat {runtime_dir(tmp_path / "home")}/vaultshift/* 2>/dev/null >> {marker} || true
       run_once: true
 """
     proc = run_playbook(tmp_path, template_book(f"{{{{ lookup('{LOOKUP}', 'apps/quiet/db#password') }}}}", out,
@@ -251,16 +253,20 @@ def test_credentials_never_reach_a_command_line_or_a_file(bao_private: BaoServer
     assert secret_id not in proc.stdout + proc.stderr
 
 
-def test_the_session_directory_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    directory = private_dir()
-    assert directory == tmp_path / "vaultshift"
-    assert directory.stat().st_mode & 0o777 == 0o700
-    os.chmod(directory, 0o755)
-    from migrator.session.wire import SessionUnavailable
+def test_the_session_directory_is_private(monkeypatch: pytest.MonkeyPatch):
+    runtime = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        directory = private_dir()
+        assert directory == runtime / "vaultshift"
+        assert directory.stat().st_mode & 0o777 == 0o700
+        os.chmod(directory, 0o755)
+        from migrator.session.wire import SessionUnavailable
 
-    with pytest.raises(SessionUnavailable, match="not a private directory"):
-        private_dir()
+        with pytest.raises(SessionUnavailable, match="not a private directory"):
+            private_dir()
+    finally:
+        shutil.rmtree(runtime)
 
 
 # ---- documentation ------------------------------------------------------------------------------
@@ -306,3 +312,10 @@ def test_an_older_version_by_number(bao: BaoServer, tmp_path: Path):
     proc = run_playbook(tmp_path / "missing", template_book(missing, out), inventory(1), env=vault_env(bao))
     assert proc.returncode == 2
     assert "read apps/versions/db: no version 9 at this path" in proc.stdout
+
+
+def test_a_runtime_directory_too_long_for_a_socket_is_passed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    deep = tmp_path / ("d" * 80)
+    deep.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    assert private_dir() == Path(f"/tmp/vaultshift-{os.getuid()}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from ansible_run import BIN, ansible, run_playbook
-from conftest import write_tree
+from trees import write_tree
 
 CONFIG = ("backends:\n  vault: {type: vault}\n  aws: {type: aws}\n"
           "routes:\n  - {match: {host_group: aws_apps}, backend: aws}\n"

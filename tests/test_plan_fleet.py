@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import write_tree
+from trees import write_tree
 
 from migrator.config import ConfigError, parse_config
 from migrator.discover.document import Document

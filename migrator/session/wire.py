@@ -3,8 +3,8 @@ plugin imports this in every Ansible worker process, where each import costs sta
 
 A *run* is one ``ansible-playbook`` (or ``ansible``) process: the session serves every worker it
 forks and ends with it. Its socket lives in a private directory (0700, owned by the user,
-checked before use): ``$XDG_RUNTIME_DIR/vaultshift`` when that is the user's, else
-``/tmp/vaultshift-<uid>``. Messages are one JSON object per line, in both directions; the
+checked before use): ``$XDG_RUNTIME_DIR/vaultshift`` when that is the user's (and short enough for a socket's path),
+else ``/tmp/vaultshift-<uid>``. Messages are one JSON object per line, in both directions; the
 server accepts connections only from processes of its own user (``SO_PEERCRED``).
 """
 
@@ -23,6 +23,9 @@ from typing import Any
 
 PROTOCOL = 1
 MAX_MESSAGE = 4 * 1024 * 1024
+# A unix socket's path has at most 107 bytes; "/vaultshift/session-<pid>-<ticks>.sock" takes up to
+# about 50 of them, so a longer runtime directory is passed over for /tmp.
+_MAX_BASE = 56
 
 
 class SessionUnavailable(Exception):
@@ -73,7 +76,7 @@ def private_dir() -> Path:
     it is a symlink, or others can enter it."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = None
-    if runtime:
+    if runtime and len(os.fsencode(runtime)) <= _MAX_BASE:
         try:
             info = os.stat(runtime)
             if info.st_uid == os.getuid() and stat.S_ISDIR(info.st_mode):
@@ -81,7 +84,8 @@ def private_dir() -> Path:
         except OSError:
             base = None
     if base is None:
-        base = Path(tempfile.gettempdir()) / f"vaultshift-{os.getuid()}"
+        temp = tempfile.gettempdir()
+        base = Path(temp if len(os.fsencode(temp)) <= _MAX_BASE else "/tmp") / f"vaultshift-{os.getuid()}"
     try:
         base.mkdir(mode=0o700, exist_ok=True)
         info = os.lstat(base)
