@@ -90,9 +90,10 @@ def agent_options(config: Config) -> AgentOptions:
     from migrator.config import ConfigError
     from migrator.rewrite.base import AgentOptions, AutoAuth
 
-    section: Any = config.extra.get("agent") or {}
-    if not isinstance(section, dict):
+    raw: Any = config.extra.get("agent") or {}
+    if not isinstance(raw, dict):
         raise ConfigError(f"{config.source}: 'agent' must be a mapping")
+    section = dict(raw)  # a copy: the options are taken out of it, and a config may be used twice
     vault = next((s for s in config.backends.values() if s.get("type", "vault") == "vault"), {})
     auth_section = section.pop("auth", None) or {}
     try:

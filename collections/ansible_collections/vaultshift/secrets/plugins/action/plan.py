@@ -31,7 +31,7 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         try:
             from migrator.cli.common import UsageError, make_keyed
             from migrator.config import ConfigError, load_config
@@ -42,7 +42,7 @@ class ActionModule(ActionBase):
         groups = args["groups"] if args["groups"] is not None else task_vars.get("groups") or {}
         try:
             config = load_config(args["config"]) if args["config"] else load_config()
-            fingerprinter, _ = make_keyed(argparse.Namespace(fingerprint_key_file=args["fingerprint_key_file"]))
+            fingerprinter = make_keyed(argparse.Namespace(fingerprint_key_file=args["fingerprint_key_file"]))[0]
             outcome = plan_from_scans(args["scans"], config, fingerprinter.key_id, groups)
         except (ConfigError, FleetScanError, UsageError, ValueError) as exc:
             raise AnsibleActionFail(str(exc)) from None

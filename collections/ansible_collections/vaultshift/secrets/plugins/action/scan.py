@@ -310,7 +310,7 @@ def fleet_scan(engine: Engine, host: str, paths: Sequence[str], root: str, call:
 
     stats = ScanStats()
     errors = list(selection.problems)
-    for _ in errors:
+    for _error in errors:
         skip(stats, "error")  # as Scanner.scan counts what the walk could not hand over
     wanted: dict[str, Wanted] = {}  # a file under two of the paths is scanned once
     for item in selection.wanted:
@@ -360,7 +360,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # no effect since Ansible 2.5
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         try:
             result.update(self._scan(args, task_vars))
         finally:

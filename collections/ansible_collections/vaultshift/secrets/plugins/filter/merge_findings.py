@@ -4,7 +4,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: merge_findings
-author: vaultshift developers
+author: vaultshift developers (@vaultshift)
 version_added: 0.1.0
 short_description: One fleet-wide inventory of vaultshift.secrets.scan findings, one entry per secret
 description:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: secret
-author: vaultshift developers
+author: vaultshift developers (@vaultshift)
 short_description: Read a migrated secret from Vault/OpenBao KV v2 or AWS Secrets Manager
 description:
   - Returns one key of a secret (C(PATH#KEY)) or the whole secret as a dictionary (C(PATH)), from

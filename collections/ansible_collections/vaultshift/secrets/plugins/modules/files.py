@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: files
-author: vaultshift developers
+author: vaultshift developers (@vaultshift)
 short_description: Read files exactly, and replace them atomically only if they did not change
 version_added: 0.1.0
 description:
@@ -105,6 +105,7 @@ attributes:
     support: none
   platform:
     description: The host needs Python 3 and its standard library only.
+    support: full
     platforms: posix
 notes:
   - The contents travel in the module's arguments and results. O(files[].content) and
@@ -349,8 +350,7 @@ def write_companions(companions):
 
 
 def _sha256_of(path):
-    data, _ = _read_exact(path)
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(_read_exact(path)[0]).hexdigest()
 
 
 def write_file(entry, check_mode):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: migrate
-author: vaultshift developers
+author: vaultshift developers (@vaultshift)
 short_description: Store a host's plaintext secrets in the vault and rewrite its files to references
 version_added: 0.1.0
 description:
@@ -98,6 +98,7 @@ attributes:
     support: full
   platform:
     description: The host needs Python 3 and its standard library only.
+    support: full
     platforms: posix
 requirements:
   - On the controller, the vaultshift Python package (the engine) in the Python that runs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: plan
-author: vaultshift developers
+author: vaultshift developers (@vaultshift)
 short_description: Make one migration plan from the fleet's scan results
 version_added: 0.1.0
 description:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rollback
-author: vaultshift developers
+author: vaultshift developers (@vaultshift)
 short_description: Put back the files a migration rewrote on a host, rebuilt from the vault
 version_added: 0.1.0
 description:
@@ -71,6 +71,7 @@ attributes:
     support: full
   platform:
     description: The host needs Python 3 and its standard library only.
+    support: full
     platforms: posix
 requirements:
   - On the controller, the vaultshift Python package (the engine) in the Python that runs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: scan
-author: vaultshift developers
+author: vaultshift developers (@vaultshift)
 short_description: Find plaintext credentials in the files of managed hosts
 version_added: 0.1.0
 description:
@@ -112,6 +112,7 @@ attributes:
     support: none
   platform:
     description: The host needs Python 3 and its standard library only.
+    support: full
     platforms: posix
 requirements:
   - On the controller, the vaultshift Python package (the engine) in the Python that runs
@@ -476,7 +477,7 @@ class Host:
         item.update(_facts(st))
         if inline and self.inline_limit > 0:
             try:
-                data, _ = _read(path, lambda found: self.inline_limit)
+                data = _read(path, lambda found: self.inline_limit)[0]
             except OSError:
                 data = None  # the file's own read reports the error
             if data is not None:

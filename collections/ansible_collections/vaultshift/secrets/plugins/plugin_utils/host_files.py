@@ -258,7 +258,7 @@ class HostFilesAction(ActionBase):
                     spec: Mapping[str, Any]) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec=dict(spec))
+        args = self.validate_argument_spec(argument_spec=dict(spec))[1]
         if int(args.get("concurrency") or 1) < 1:
             raise AnsibleActionFail("concurrency: give a whole number of at least 1")
         self._engine()
