@@ -319,3 +319,23 @@ def test_a_runtime_directory_too_long_for_a_socket_is_passed_over(tmp_path: Path
     deep.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
     assert private_dir() == Path(f"/tmp/vaultshift-{os.getuid()}")
+
+
+def test_userpass_credentials_from_ansible_variables(bao: BaoServer, tmp_path: Path):
+    client = bao.client()
+    if "userpass/" not in client.sys.list_auth_methods():
+        client.sys.enable_auth_method("userpass")
+    client.sys.create_or_update_policy("lookup-up", 'path "secret/data/apps/userpass/*" { capabilities = ["read"] }')
+    password = make_value()
+    client.auth.userpass.create_or_update_user("deployer", password, policies=["lookup-up"])
+    value = make_value()
+    put(bao, "apps/userpass/db", password=value)
+    out = tmp_path / "out"
+    out.mkdir()
+    inventory_text = (f"h00 ansible_connection=local ansible_vaultshift_auth_method=userpass "
+                      f"ansible_vaultshift_username=deployer ansible_vaultshift_password={password}\n")
+    proc = run_playbook(tmp_path, template_book(f"{{{{ lookup('{LOOKUP}', 'apps/userpass/db#password') }}}}", out),
+                        inventory_text, env={"VAULT_ADDR": bao.addr})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "h00.txt").read_text() == value
+    assert password not in proc.stdout + proc.stderr
