@@ -24,13 +24,16 @@ START_TIMEOUT = 15.0
 
 
 class SessionClient:
-    """Requests to the session of ``run`` (the current one by default)."""
+    """Requests to the session of ``run`` (the current one by default), over one connection kept
+    for the life of the process (a worker's lookups share it): :func:`session_client`."""
 
     def __init__(self, run: Run | None = None, timeout: float = 60.0) -> None:
         self.run = run or Run.current()
         self.timeout = timeout
         self.directory = private_dir()
         self.socket_path = self.directory / f"{self.run.name}.sock"
+        self._sock: socket.socket | None = None
+        self._stream: Any = None
 
     def read(self, options: Mapping[str, Any], path: str, version: int | None = None) -> dict[str, Any]:
         """The fields of the secret at ``path`` (one version when given) through the backend the
@@ -41,19 +44,33 @@ class SessionClient:
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         message = {"protocol": PROTOCOL, **message}
-        sock = self._connect()
-        try:
-            sock.settimeout(self.timeout)
-            send(sock, message)
-            with sock.makefile("rb") as stream:
-                answer = receive(stream)
-        except (OSError, ValueError) as exc:
-            raise SessionUnavailable(f"the session at {self.socket_path} broke off: {exc}") from None
-        finally:
-            sock.close()
-        if answer is None:
-            raise SessionUnavailable(f"the session at {self.socket_path} closed without an answer")
-        return answer
+        for attempt in (1, 2):  # a kept connection the server closed (it restarted): once more
+            fresh = self._sock is None
+            try:
+                if self._sock is None:
+                    self._sock = self._connect()
+                    self._sock.settimeout(self.timeout)
+                    self._stream = self._sock.makefile("rb")
+                send(self._sock, message)
+                answer = receive(self._stream)
+            except (OSError, ValueError) as exc:
+                self.close()
+                if fresh or attempt == 2:
+                    raise SessionUnavailable(f"the session at {self.socket_path} broke off: {exc}") from None
+                continue
+            if answer is not None:
+                return answer
+            self.close()
+            if fresh or attempt == 2:
+                break
+        raise SessionUnavailable(f"the session at {self.socket_path} closed without an answer")
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = self._stream = None
 
     def _connect(self) -> socket.socket:
         sock = self._try_connect()
@@ -113,3 +130,15 @@ def _last_line(path: Path) -> str:
     except OSError:
         return ""
     return lines[-1][:300] if lines else ""
+
+
+_CLIENTS: dict[int, SessionClient] = {}  # by process id: a forked worker makes its own
+
+
+def session_client() -> SessionClient:
+    """This process's client of its run's session (made on first use, its connection kept)."""
+    client = _CLIENTS.get(os.getpid())
+    if client is None:
+        _CLIENTS.clear()  # a parent's client, inherited by fork: never share its socket
+        client = _CLIENTS[os.getpid()] = SessionClient()
+    return client

@@ -147,14 +147,17 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        try:
-            message = receive(self.rfile)
-        except ValueError as exc:
-            send(self.request, {"error": f"unreadable request: {exc}", "kind": "ProtocolError"})
-            return
-        if message is None:
-            return
-        send(self.request, self.server.session.handle(message))
+        """Answer each request of the connection in turn (a worker keeps its connection for all
+        its lookups) until the client closes it."""
+        while True:
+            try:
+                message = receive(self.rfile)
+            except ValueError as exc:
+                send(self.request, {"error": f"unreadable request: {exc}", "kind": "ProtocolError"})
+                return
+            if message is None:
+                return
+            send(self.request, self.server.session.handle(message))
 
 
 def serve(socket_path: Path, run: Run, idle: float = DEFAULT_IDLE, poll: float = 0.5) -> None:

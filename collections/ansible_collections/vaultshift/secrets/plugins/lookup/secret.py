@@ -143,13 +143,13 @@ class _SessionReader:
 
     def read(self, path: str, version: int | None) -> dict[str, Any]:
         try:
-            from migrator.session.client import SessionClient
+            from migrator.session.client import session_client
             from migrator.session.wire import SessionUnavailable
         except ImportError:
             raise AnsibleError("vaultshift.secrets.secret needs the vaultshift package on the controller "
                                "(pip install vaultshift)") from None
         try:
-            answer = SessionClient().read(self.options, path, version)
+            answer = session_client().read(self.options, path, version)
         except SessionUnavailable as exc:
             raise AnsibleError(f"vaultshift.secrets.secret: {path}: {exc}") from None
         return _answer(path, answer)
