@@ -3,13 +3,35 @@
 
 from __future__ import annotations
 
+import ast
+import sys
 import tarfile
 from pathlib import Path
 
+import pytest
 import yaml
 from ansible_run import COLLECTIONS, ansible
 
 SOURCE = COLLECTIONS / "ansible_collections" / "vaultshift" / "secrets"
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (SOURCE / "plugins" / "modules").glob("*.py")))
+def test_modules_import_only_the_standard_library_and_module_utils(module: str):
+    """What runs on a managed host has Python's standard library and Ansible's module_utils only."""
+    tree = ast.parse((SOURCE / "plugins" / "modules" / f"{module}.py").read_text())
+    imported: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative import"
+            imported.append(node.module or "")
+    for name in imported:
+        top = name.split(".")[0]
+        assert name == "__future__" or top in sys.stdlib_module_names or name.startswith("ansible.module_utils."), \
+            name
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name) and node.func.id == "print"]
 
 
 def test_galaxy_metadata_names_the_collection():

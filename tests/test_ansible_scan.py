@@ -10,7 +10,6 @@ what the engine's own walk and scan give on the same tree.
 
 from __future__ import annotations
 
-import ast
 import base64
 import importlib
 import json
@@ -388,24 +387,6 @@ def test_no_planted_value_in_any_output_left_over_file_or_result(fleet: Fleet):
 
 
 # -- the collection's files -----------------------------------------------------------------------
-
-
-def test_the_module_imports_only_the_standard_library_and_module_utils():
-    tree = ast.parse((PLUGINS / "modules" / "scan.py").read_text())
-    imported: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import"
-            imported.append(node.module or "")
-    assert "ansible.module_utils.basic" in imported
-    for name in imported:
-        top = name.split(".")[0]
-        assert name == "__future__" or top in sys.stdlib_module_names or name.startswith("ansible.module_utils."), \
-            name
-    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name) and node.func.id == "print"]
 
 
 def test_ansible_doc_renders_the_module_and_the_filter(tmp_path: Path):
