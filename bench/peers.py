@@ -5,14 +5,24 @@ never into the project venv: trufflehog3 pins old Jinja2/PyYAML releases that mu
 constrain vaultshift's own dependencies. Installation happens only when a pinned peer is
 missing or has the wrong version, and uses pip's configured index only.
 
+community.hashi_vault (the peer of the lookup bench, bench/lookup.py) is an Ansible collection,
+not a Python package: it ships inside the full ``ansible`` package, which must not go into the
+project venv either (it would shadow the checkout's ansible-core setup with ~100 collections).
+:func:`ensure_hashi_vault` downloads that one wheel with pip (``pip download --no-deps``, pip's
+configured index) and extracts only ``ansible_collections/community/hashi_vault/`` into
+``bench/.peers/collections``, to be put on ``ANSIBLE_COLLECTIONS_PATH`` beside the checkout's.
+
     python bench/peers.py          # install if missing, print the versions
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -23,6 +33,12 @@ PINS: dict[str, tuple[str, str]] = {
     "detect-secrets": ("1.5.0", "detect-secrets"),
     "trufflehog3": ("3.0.10", "trufflehog3"),
 }
+
+
+# The full Ansible package that carries community.hashi_vault; 12.x is the line built on ansible-core 2.19.
+ANSIBLE_PIN = "12.3.0"
+HASHI_VAULT_PIN = "7.1.0"  # the community.hashi_vault release inside ansible ANSIBLE_PIN
+HASHI_VAULT_PREFIX = "ansible_collections/community/hashi_vault/"
 
 
 def peers_bin(peers_dir: Path = PEERS_DIR) -> Path:
@@ -81,16 +97,82 @@ def ensure_peers(peers_dir: Path = PEERS_DIR, quiet: bool = False) -> dict[str, 
     return scripts
 
 
+def hashi_vault_collections(peers_dir: Path = PEERS_DIR) -> Path:
+    """The folder to add to ANSIBLE_COLLECTIONS_PATH for community.hashi_vault."""
+    return peers_dir / "collections"
+
+
+def hashi_vault_version(peers_dir: Path = PEERS_DIR) -> str | None:
+    """community.hashi_vault's version from its MANIFEST.json under bench/.peers (None: not there)."""
+    manifest = hashi_vault_collections(peers_dir) / HASHI_VAULT_PREFIX / "MANIFEST.json"
+    try:
+        version = json.loads(manifest.read_text())["collection_info"]["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(version)
+
+
+def ensure_hashi_vault(peers_dir: Path = PEERS_DIR, quiet: bool = False) -> tuple[Path, str]:
+    """Make sure community.hashi_vault HASHI_VAULT_PIN is extracted under ``peers_dir/collections``
+    (from the ``ansible`` ANSIBLE_PIN wheel); return (the collections folder, its version).
+
+    Skips everything when the pinned version is already there. The wheel is downloaded into a
+    temporary folder inside ``peers_dir`` and removed after extraction; nothing is installed.
+    Raises RuntimeError with a one-line reason when the download or the extraction fails.
+    """
+    target = hashi_vault_collections(peers_dir)
+    if hashi_vault_version(peers_dir) == HASHI_VAULT_PIN:
+        return target, HASHI_VAULT_PIN
+    peers_dir.mkdir(parents=True, exist_ok=True)
+    if not quiet:
+        print(f"peers: downloading ansible=={ANSIBLE_PIN} for community.hashi_vault into {target}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="download-", dir=peers_dir) as download:
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+               f"ansible=={ANSIBLE_PIN}", "-d", download]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = sorted(Path(download).glob(f"ansible-{ANSIBLE_PIN}-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines()
+                     if line.strip() and not line.startswith("WARNING")]
+            raise RuntimeError(f"pip download ansible=={ANSIBLE_PIN} failed: {lines[-1] if lines else 'no wheel'}")
+        staging = Path(download) / "collections"
+        try:
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                members = [name for name in wheel.namelist() if name.startswith(HASHI_VAULT_PREFIX)]
+                if not members:
+                    raise RuntimeError(f"ansible {ANSIBLE_PIN} holds no {HASHI_VAULT_PREFIX}")
+                for name in members:
+                    wheel.extract(name, staging)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise RuntimeError(f"extracting {HASHI_VAULT_PREFIX} from {wheels[0].name}: {exc}") from None
+        final = target / HASHI_VAULT_PREFIX
+        shutil.rmtree(final, ignore_errors=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staging / HASHI_VAULT_PREFIX, final)
+    version = hashi_vault_version(peers_dir)
+    if version != HASHI_VAULT_PIN:
+        raise RuntimeError(f"community.hashi_vault from ansible {ANSIBLE_PIN} is {version}, expected {HASHI_VAULT_PIN}")
+    return target, version
+
+
 def main() -> int:
+    status = 0
     try:
         scripts = ensure_peers()
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"peers: {exc}", file=sys.stderr)
+        status = 1
+    else:
+        versions = installed_versions()
+        for name, path in scripts.items():
+            print(f"{name} {versions.get(name)}  {path}")
+    try:
+        collections, version = ensure_hashi_vault()
+    except RuntimeError as exc:
+        print(f"peers: {exc}", file=sys.stderr)
         return 1
-    versions = installed_versions()
-    for name, path in scripts.items():
-        print(f"{name} {versions.get(name)}  {path}")
-    return 0
+    print(f"community.hashi_vault {version}  {collections} (from ansible {ANSIBLE_PIN})")
+    return status
 
 
 if __name__ == "__main__":
