@@ -116,3 +116,20 @@ def test_hybrid_routing_sends_ansible_vars_to_secrets_manager(cli, vault_env, tm
     back = run(cli, env, tmp_path, "rollback", "--state-dir", "state")
     assert back.returncode == 0, back.stderr
     assert {name: (root / name).read_bytes() for name in originals} == originals
+
+
+def test_check_and_diff_change_nothing_and_show_no_value(cli, vault_env, tmp_path, fleet):
+    root, originals, canaries = fleet
+    assert run(cli, vault_env, tmp_path, "plan", str(root), "-o", "plan.json").returncode == 0
+    checked = run(cli, vault_env, tmp_path, "apply", "plan.json", "--state-dir", "state", "--check", "--diff")
+    assert checked.returncode == 0, checked.stderr
+    assert "check: 3 secrets would be stored (0 already there), 3 files would be rewritten" in checked.stderr
+    assert "nothing was changed" in checked.stderr
+    assert {name: (root / name).read_bytes() for name in originals} == originals
+    assert not (root / "web01/etc/shop/.vaultshift").exists()
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert "+++ " in checked.stdout and "lookup('vaultshift.secrets.secret'" in checked.stdout
+    assert any(secret["hint"] in checked.stdout for secret in plan["secrets"])
+    assert not any(c in checked.stdout + checked.stderr for c in canaries.values())
+    applied = run(cli, vault_env, tmp_path, "apply", "plan.json", "--state-dir", "state")
+    assert "3 secrets stored (0 already there)" in applied.stderr  # the check stored nothing

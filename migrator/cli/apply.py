@@ -8,6 +8,7 @@ machine's (``files=``).
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     apply.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, metavar="N",
                        help=f"store N secrets at a time, each on its own connection (default {DEFAULT_CONCURRENCY}; "
                             "1: one after another)")
+    apply.add_argument("--check", action="store_true",
+                       help="change nothing: read and check the files, look each secret up, rewrite and verify in "
+                            "memory, and say what a run would store and rewrite")
+    apply.add_argument("--diff", action="store_true",
+                       help="print each file's rewrite as a unified diff, every secret shown as its redacted hint")
     _add_common(apply)
     apply.set_defaults(handler=run_apply)
 
@@ -141,13 +147,23 @@ def run_apply(args: argparse.Namespace) -> int:
     check_plan_key(plan, fingerprinter, args.plan)  # a UsageError: one line, exit status 2
     config = load_config(args.config)
     with Journal(args.state_dir) as journal:
-        executor = make_executor(plan, config, journal, fingerprinter, digest, args.agent_check, args.concurrency)
+        executor = make_executor(plan, config, journal, fingerprinter, digest, args.agent_check, args.concurrency,
+                                 check=args.check, preview=args.diff)
         result = executor.apply()
+    for preview in result.previews:
+        sys.stdout.writelines(difflib.unified_diff(preview.before.splitlines(keepends=True),
+                                                   preview.after.splitlines(keepends=True),
+                                                   f"{preview.path} (secrets as hints)", preview.path))
     for problem in result.problems:
         print(f"vaultshift: {problem}", file=sys.stderr)
-    print(f"run {result.run_id}: {result.secrets_stored} secrets stored ({result.secrets_already_stored} already "
-          f"there), {result.files_rewritten} files rewritten ({result.files_already_done} already done), "
-          f"{len(result.problems)} problems ({result.seconds:.2f}s)", file=sys.stderr)
+    if result.check:
+        print(f"check: {len(result.stored)} secrets would be stored ({result.secrets_already_stored} already there), "
+              f"{len(result.rewritten)} files would be rewritten ({result.files_already_done} already done), "
+              f"{len(result.problems)} problems; nothing was changed", file=sys.stderr)
+    else:
+        print(f"run {result.run_id}: {result.secrets_stored} secrets stored ({result.secrets_already_stored} already "
+              f"there), {result.files_rewritten} files rewritten ({result.files_already_done} already done), "
+              f"{len(result.problems)} problems ({result.seconds:.2f}s)", file=sys.stderr)
     return EXIT_CLEAN if result.ok else EXIT_FINDINGS
 
 
