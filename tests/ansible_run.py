@@ -5,14 +5,17 @@ own Ansible setup takes part and nothing is left behind."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTIONS = REPO / "collections"
+PLUGINS = COLLECTIONS / "ansible_collections" / "vaultshift" / "secrets" / "plugins"
 BIN = Path(sys.executable).parent
 _KEEP = ("PATH", "TMPDIR", "VAULTSHIFT_FINGERPRINT_KEY")
 RUNTIME_DIRS: set[Path] = set()  # made by runtime_dir(); conftest removes them at the end
@@ -77,3 +80,10 @@ def ansible(tool: str, *args: str, home: Path, env: Mapping[str, str] | None = N
     argv: Sequence[str] = [str(BIN / tool), *args]
     return subprocess.run(argv, cwd=cwd or home, env=ansible_env(home, env), capture_output=True, text=True,
                           timeout=timeout, check=False)
+
+
+def plugin(name: str) -> Any:
+    """A plugin file of the checkout's collection (``modules.scan``), imported in this process."""
+    if str(COLLECTIONS) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS))
+    return importlib.import_module(f"ansible_collections.vaultshift.secrets.plugins.{name}")

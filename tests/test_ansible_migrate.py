@@ -15,16 +15,13 @@ In-process tests drive the module's protocol and the engine over it directly.
 from __future__ import annotations
 
 import ast
-import base64
 import hashlib
-import importlib
 import json
 import os
 import secrets
 import socket
 import stat
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +31,8 @@ from typing import Any
 import hvac.exceptions
 import pytest
 import yaml
-from ansible_run import BIN, COLLECTIONS, ansible, run_playbook
+from ansible_run import BIN, PLUGINS, ansible, plugin, run_playbook
+from assertions import assert_no_canary
 from servers import BaoServer
 from test_rewrite_support import make_token  # conftest's, under a name that is not ambiguous
 
@@ -47,40 +45,19 @@ from migrator.rewrite.atomic import TEMP_SUFFIX
 from migrator.rewrite.base import COMPANION_DIR
 from migrator.state.journal import Journal
 
-PLUGINS = COLLECTIONS / "ansible_collections" / "vaultshift" / "secrets" / "plugins"
 HOSTS = ("web1", "web2", "db1")
 CLI = BIN / "vaultshift"
 SYSTEM_PYTHON = "/usr/bin/python3"
 FILES = ("etc/app/config.yml", "etc/app/mail.ini", "srv/app/.env", "etc/ansible/group_vars/all/main.yml")
 
 
-def plugin(name: str) -> Any:
-    """A plugin file of the checkout's collection, imported in this process."""
-    if str(COLLECTIONS) not in sys.path:
-        sys.path.insert(0, str(COLLECTIONS))
-    return importlib.import_module(f"ansible_collections.vaultshift.secrets.plugins.{name}")
 
 
 # -- canaries -------------------------------------------------------------------------------------
 
 
-def pieces(value: str) -> set[str]:
-    """The value, its 8-character windows, and 12-character windows of its base64 at each byte
-    alignment (file contents travel in base64)."""
-    found = {value}
-    found.update(value[i:i + 8] for i in range(max(len(value) - 7, 1)))
-    raw = value.encode()
-    for shift in range(3):
-        whole = raw[shift:][: (len(raw) - shift) // 3 * 3]
-        encoded = base64.b64encode(whole).decode()
-        found.update(encoded[i:i + 12] for i in range(0, max(len(encoded) - 11, 1), 4))
-    return {piece for piece in found if piece}
 
 
-def assert_no_canary(text: str, values: dict[str, str], where: str) -> None:
-    for name, value in values.items():
-        for piece in pieces(value):
-            assert piece not in text, f"canary {name!r} (or a piece of it) leaked into {where}"
 
 
 # -- a fleet --------------------------------------------------------------------------------------

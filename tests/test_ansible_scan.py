@@ -11,22 +11,20 @@ what the engine's own walk and scan give on the same tree.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-from ansible_run import BIN, COLLECTIONS, ansible, run_playbook
+from ansible_run import BIN, ansible, plugin, run_playbook
+from assertions import assert_no_canary
 from sandbox import watch_fifo
 from test_rewrite_support import make_token  # conftest's, under a name that is not ambiguous
 
@@ -36,7 +34,6 @@ from migrator.discover.walker import DEFAULT_MAX_FILE_SIZE, WalkOptions
 from migrator.fingerprint import Fingerprinter
 from migrator.plan.digest import FileDigester
 
-PLUGINS = COLLECTIONS / "ansible_collections" / "vaultshift" / "secrets" / "plugins"
 HOSTS = ("web1", "web2", "db1")
 PATHS = ["/etc/app", "/srv/app", "/opt/missing"]
 FINDING_KEYS = {"host", "path", "line", "column", "key_path", "kind", "rule", "confidence", "fingerprint", "hint",
@@ -46,33 +43,13 @@ CLI = BIN / "vaultshift"
 TEST_KEY = secrets.token_bytes(32)
 
 
-def plugin(name: str) -> ModuleType:
-    """A plugin file of the checkout's collection, imported in this process."""
-    if str(COLLECTIONS) not in sys.path:
-        sys.path.insert(0, str(COLLECTIONS))
-    return importlib.import_module(f"ansible_collections.vaultshift.secrets.plugins.{name}")
 
 
 # -- canaries -----------------------------------------------------------------------------------
 
 
-def pieces(value: str) -> set[str]:
-    """The value, every 8-character window of it, and 12-character windows of its base64 at each
-    byte alignment (the module's raw result carries file contents in base64)."""
-    found = {value}
-    found.update(value[i:i + 8] for i in range(max(len(value) - 7, 1)))
-    raw = value.encode()
-    for shift in range(3):
-        whole = raw[shift:][: (len(raw) - shift) // 3 * 3]
-        encoded = base64.b64encode(whole).decode()
-        found.update(encoded[i:i + 12] for i in range(0, max(len(encoded) - 11, 1), 4))
-    return {piece for piece in found if piece}
 
 
-def assert_no_canary(text: str, canaries: dict[str, str], where: str) -> None:
-    """Names the canaries that leaked, never their values (a failing test's output is a log too)."""
-    leaked = sorted(name for name, canary in canaries.items() if any(piece in text for piece in pieces(canary)))
-    assert not leaked, f"canaries {leaked} (or pieces of them) leaked into {where}"
 
 
 # -- the test fleet -----------------------------------------------------------------------------

@@ -94,6 +94,8 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - vaultshift.secrets.attributes
 attributes:
   check_mode:
     description:
@@ -103,10 +105,6 @@ attributes:
   diff_mode:
     description: Not supported. The actions show diffs with every secret redacted.
     support: none
-  platform:
-    description: The host needs Python 3 and its standard library only.
-    support: full
-    platforms: posix
 notes:
   - The contents travel in the module's arguments and results. O(files[].content) and
     O(files[].sha256) are C(no_log) options. The actions run this module with C(no_log) and never

@@ -77,13 +77,13 @@ options:
       - The HMAC key the plan's fingerprints and digests were made with, a file on the controller.
       - Default E(VAULTSHIFT_FINGERPRINT_KEY), else the user's key, as for C(vaultshift apply).
     type: path
+extends_documentation_fragment:
+  - vaultshift.secrets.attributes
+  - vaultshift.secrets.attributes.ACTION
 attributes:
   action:
     description: The engine runs on the controller, in the action plugin.
     support: full
-  async:
-    description: Cannot run with C(async).
-    support: none
   check_mode:
     description:
       - The host's files are read and checked, and each secret is looked up in its backend.
@@ -96,10 +96,6 @@ attributes:
         with every secret replaced by its redacted hint (the plan's hint). After is the rewritten
         text. Never a value.
     support: full
-  platform:
-    description: The host needs Python 3 and its standard library only.
-    support: full
-    platforms: posix
 requirements:
   - On the controller, the vaultshift Python package (the engine) in the Python that runs
     C(ansible-playbook)

@@ -52,13 +52,13 @@ options:
       - The HMAC key the journal's digests were made with, a file on the controller. Default
         E(VAULTSHIFT_FINGERPRINT_KEY), else the user's key.
     type: path
+extends_documentation_fragment:
+  - vaultshift.secrets.attributes
+  - vaultshift.secrets.attributes.ACTION
 attributes:
   action:
     description: The engine runs on the controller, in the action plugin.
     support: full
-  async:
-    description: Cannot run with C(async).
-    support: none
   check_mode:
     description:
       - Each file is read, checked, and rebuilt from the vault in memory. Nothing is written,
@@ -69,10 +69,6 @@ attributes:
       - Each file restored (or that would be) is shown before and after. Before is the rewritten
         file. After is the original, with every secret replaced by its redacted hint. Never a value.
     support: full
-  platform:
-    description: The host needs Python 3 and its standard library only.
-    support: full
-    platforms: posix
 requirements:
   - On the controller, the vaultshift Python package (the engine) in the Python that runs
     C(ansible-playbook)

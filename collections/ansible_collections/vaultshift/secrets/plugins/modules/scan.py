@@ -96,24 +96,20 @@ options:
         the user's C(~/.config/vaultshift/fingerprint.key), exactly as for C(vaultshift scan), so
         fingerprints of the fleet and of local scans can be compared.
     type: path
+extends_documentation_fragment:
+  - vaultshift.secrets.attributes
+  - vaultshift.secrets.attributes.ACTION
 attributes:
   action:
     description: The engine runs on the controller, in the action plugin; the host only lists and
       reads files.
     support: full
-  async:
-    description: Cannot run with C(async).
-    support: none
   check_mode:
     description: Read-only; runs the same in check mode.
     support: full
   diff_mode:
     description: Nothing changes, so there is no diff.
     support: none
-  platform:
-    description: The host needs Python 3 and its standard library only.
-    support: full
-    platforms: posix
 requirements:
   - On the controller, the vaultshift Python package (the engine) in the Python that runs
     C(ansible-playbook)
