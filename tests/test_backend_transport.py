@@ -1,16 +1,18 @@
-"""The Vault backend's HTTP transport (urllib3 under hvac) against real servers: TLS with the
+"""The Vault backend's HTTP transport (under hvac) against real servers: TLS with the
 server's CA, from settings or ``$VAULT_CACERT``, and refused without it; a standby's redirect
-followed with the request's body; an HTTP proxy from the environment used, and bypassed for
-NO_PROXY hosts; query parameters encoded."""
+followed with the request's body; an HTTP proxy from the environment used (a CONNECT tunnel for
+https), and bypassed for NO_PROXY hosts; query parameters encoded; chunked answers, connections
+the server closed, answers that are not HTTP, and header injection."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
+import socket
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,48 @@ class _Proxy(_Handler):
         upstream.close()
 
 
+class _Tunnel(_Handler):
+    """A forward proxy's CONNECT: records the target, answers 200 and relays bytes both ways."""
+
+    def do_CONNECT(self) -> None:
+        self.server.seen.append(f"CONNECT {self.path}")
+        host, _, port = self.path.rpartition(":")
+        upstream = socket.create_connection((host, int(port)), timeout=5)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while chunk := source.recv(65536):
+                    sink.sendall(chunk)
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+        back = threading.Thread(target=pump, args=(upstream, self.connection), daemon=True)
+        back.start()
+        pump(self.connection, upstream)
+        back.join(5)
+        upstream.close()
+        self.close_connection = True
+
+
+class _Chunked(_Handler):
+    """Answers in chunks, and closes the connection after every answer without saying so."""
+
+    def handle_any(self) -> None:
+        self._body()
+        self.server.seen.append(self.command)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in (b'{"data": ', b'{"n": ' + str(len(self.server.seen)).encode() + b"}", b"}"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+
 @pytest.fixture
 def stub() -> Iterator[Any]:
     started: list[_Stub] = []
@@ -149,16 +193,15 @@ def test_tls_without_the_ca_is_one_line_and_not_retried(tls_bao: BaoServer, toke
     started = time.monotonic()
     with pytest.raises(BackendError) as caught:
         round_trip(tls_bao, monkeypatch)
-    assert f"TLS handshake with {tls_bao.addr} failed (check ca_cert)" in str(caught.value)
+    where = tls_bao.addr.removeprefix("https://")
+    assert str(caught.value).endswith(f"TLS handshake with {where} failed (certificate verify failed); check ca_cert")
     assert "\n" not in str(caught.value)
     assert "retr" not in str(caught.value)
     assert time.monotonic() - started < 2
 
 
 def test_tls_without_verification_when_asked(tls_bao: BaoServer, token_env: None, monkeypatch: pytest.MonkeyPatch):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # urllib3 warns of every unverified request, as it should
-        round_trip(tls_bao, monkeypatch, verify=False)
+    round_trip(tls_bao, monkeypatch, verify=False)
 
 
 # ---- redirects and proxies ---------------------------------------------------------------------
@@ -194,6 +237,56 @@ def test_no_proxy_hosts_bypass_the_proxy(bao: BaoServer, token_env: None, stub: 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     round_trip(bao, monkeypatch)
     assert proxy.seen == []
+
+
+def test_https_goes_through_the_proxys_tunnel(tls_bao: BaoServer, token_env: None, stub: Any,
+                                              monkeypatch: pytest.MonkeyPatch):
+    proxy = stub(_Tunnel)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    round_trip(tls_bao, monkeypatch, ca_cert=tls_bao.ca_cert)
+    assert proxy.seen and all(seen == f"CONNECT {tls_bao.addr.removeprefix('https://')}" for seen in proxy.seen)
+
+
+def test_chunked_answers_and_connections_the_server_closed(stub: Any):
+    server = stub(_Chunked)
+    transport = Transport(server.url)
+    first = transport.request("GET", f"{server.url}/v1/a", timeout=5)
+    time.sleep(0.2)  # the server has closed the connection meanwhile: a new one is opened
+    second = transport.request("POST", f"{server.url}/v1/b", json={"x": 1}, timeout=5)
+    assert (first.json(), second.json()) == ({"data": {"n": 1}}, {"data": {"n": 2}})
+    assert first.headers.get("content-type") == first.headers["Content-Type"] == "application/json"
+    assert server.seen == ["GET", "POST"]
+
+
+def test_an_answer_that_is_not_http_is_one_line(token_env: None, monkeypatch: pytest.MonkeyPatch):
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+                conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    monkeypatch.setenv("VAULTSHIFT_TEST_TOKEN", "not-a-real-token")
+    addr = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    backend = make_backend("vault", {"type": "vault", "addr": addr, "retries": 0,
+                                     "auth": {"method": "token", "token_env": "VAULTSHIFT_TEST_TOKEN"}})
+    try:
+        with pytest.raises(BackendError) as caught:
+            backend.read(SecretRef("vault", "apps/web/db", "password"))
+    finally:
+        listener.close()
+    assert str(caught.value) == f"vault: read apps/web/db: cannot connect to {addr}: the server's answer is not HTTP"
+
+
+def test_a_header_with_a_line_break_is_refused(bao: BaoServer):
+    transport = Transport(bao.addr)
+    with pytest.raises(ValueError, match="'X-Vault-Token' holds a line break") as caught:
+        transport.request("GET", f"{bao.addr}/v1/sys/health", headers={"X-Vault-Token": "a\r\nX-Evil: 1"})
+    assert "Evil" not in str(caught.value)
 
 
 def test_query_parameters_are_encoded(bao: BaoServer, token_env: None, stub: Any):

@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 import hvac
 import hvac.exceptions
 import requests
-import urllib3
 from hvac import utils as hvac_utils
 
 from migrator.backends.base import Backend, StoredSecret
@@ -52,7 +51,15 @@ from migrator.backends.errors import (
 )
 from migrator.backends.retry import RetryPolicy
 from migrator.backends.settings import Settings
-from migrator.backends.transport import Transport
+from migrator.backends.transport import (
+    BadURL,
+    ConnectError,
+    ConnectionLost,
+    TimedOut,
+    TLSError,
+    Transport,
+    TransportError,
+)
 from migrator.backends.vault_auth import CredentialError, TokenAuth, VaultAuth, auth_from_settings
 
 DEFAULT_ADDR = "http://127.0.0.1:8200"
@@ -334,16 +341,13 @@ class VaultBackend(Backend):
             if status >= 500 or status in (408, 429):
                 return Unavailable(name, operation, path, reason("server error"))
             return BackendError(name, operation, path, reason("unexpected response"))
-        if isinstance(exc, urllib3.exceptions.SSLError):
-            return BackendError(name, operation, path, f"TLS handshake with {self.addr} failed (check ca_cert)")
-        # NewConnectionError is a ConnectTimeoutError too: refused connections come first.
-        if isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ProtocolError
-                      | urllib3.exceptions.ProxyError | urllib3.exceptions.NameResolutionError
-                      | urllib3.exceptions.ResponseError | ConnectionError):
+        if isinstance(exc, TLSError):
+            return BackendError(name, operation, path, f"{exc}; check ca_cert")
+        if isinstance(exc, ConnectError | ConnectionLost):
             return Unavailable(name, operation, path, f"cannot connect to {self.addr}: {_connection_reason(exc)}")
-        if isinstance(exc, urllib3.exceptions.TimeoutError):
+        if isinstance(exc, TimedOut):
             return Unavailable(name, operation, path, f"{self.addr} did not answer within {self.timeout:g} s")
-        if isinstance(exc, urllib3.exceptions.LocationValueError | urllib3.exceptions.URLSchemeUnknown):
+        if isinstance(exc, BadURL):
             return BackendError(name, operation, path, f"addr {self.addr!r} is not a valid URL")
         return None
 
@@ -357,12 +361,5 @@ def _server_reason(exc: hvac.exceptions.VaultError) -> str:
 
 
 def _connection_reason(exc: Exception) -> str:
-    text = str(exc).lower()
-    for needle, reason in (("refused", "connection refused"), ("reset", "connection reset"),
-                           ("name or service not known", "unknown host"), ("nodename nor servname", "unknown host"),
-                           ("temporary failure in name resolution", "name resolution failed"),
-                           ("remotedisconnected", "the server closed the connection"),
-                           ("aborted", "connection aborted"), ("unreachable", "network unreachable")):
-        if needle in text:
-            return reason
-    return "connection failed"
+    """The transport's one-line reason ("connection refused", "unknown host", ...)."""
+    return str(exc) if isinstance(exc, TransportError) else "connection failed"
