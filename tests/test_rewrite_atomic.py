@@ -1,17 +1,31 @@
 """Atomic replacement of files: content, mode, owner and extended attributes kept; nothing left
-behind when it fails (real permission errors, from a child that drops root)."""
+behind when it fails (real permission errors, from a child that drops root). The pieces a batch
+is written with: stage, make_durable (one syncfs, or an fsync per file), replace_staged."""
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 
-from migrator.rewrite.atomic import AtomicWriteError, context_for, read_exact, write_atomic, write_companions
+from migrator.rewrite import atomic
+from migrator.rewrite.atomic import (
+    SYNCFS_MIN,
+    AtomicWriteError,
+    context_for,
+    make_durable,
+    read_exact,
+    replace_staged,
+    stage,
+    write_atomic,
+    write_companions,
+)
 
 NOBODY = 65534
 
@@ -179,3 +193,155 @@ def test_context_for_takes_mode_and_owner(tmp_path: Path) -> None:
     ctx = context_for(path, default_backend="vault")
     assert ctx.path == str(path) and ctx.mode == 0o640
     assert (ctx.uid, ctx.gid) == (path.stat().st_uid, path.stat().st_gid)
+
+
+# -- the pieces: stage, make_durable, replace_staged -----------------------------------------------
+
+
+def test_stage_writes_a_private_temp_beside_the_target_and_leaves_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "app.conf"
+    target.write_bytes(b"password = old\n")
+    target.chmod(0o640)
+    temp = stage(target, b"password = __VAULTSHIFT_AGENT__\n")
+    assert temp.parent == tmp_path and temp.name.startswith(".") and temp.name.endswith(atomic.TEMP_SUFFIX)
+    assert "app" not in temp.name  # the name says nothing of the file
+    assert temp.read_bytes() == b"password = __VAULTSHIFT_AGENT__\n"
+    assert stat.S_IMODE(temp.stat().st_mode) == 0o640  # the target's mode, given before any rename
+    assert target.read_bytes() == b"password = old\n"
+    # like=None and no mode: private; an explicit mode wins over like
+    assert stat.S_IMODE(stage(target, b"x", like=None).stat().st_mode) == 0o600
+    assert stat.S_IMODE(stage(target, b"x", mode=0o604).stat().st_mode) == 0o604
+    assert len(leftovers(tmp_path)) == 3
+
+
+def test_stage_keeps_owner_when_root(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("changing the owner needs root")
+    target = tmp_path / "owned"
+    target.write_bytes(b"old")
+    os.chown(target, NOBODY, NOBODY)
+    target.chmod(0o2750)
+    info = stage(target, b"new").stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (NOBODY, NOBODY, 0o2750)
+
+
+def test_stage_refuses_symlinks_and_leaves_nothing(tmp_path: Path) -> None:
+    real = tmp_path / "real.conf"
+    real.write_bytes(b"x")
+    link = tmp_path / "link.conf"
+    link.symlink_to(real)
+    with pytest.raises(AtomicWriteError, match="symlink"):
+        stage(link, b"y")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(AtomicWriteError, match="regular"):
+        stage(real, b"y", like=fifo)
+    assert leftovers(tmp_path) == [] and real.read_bytes() == b"x"
+
+
+def test_stage_failure_removes_the_temp(public_dir: Path) -> None:
+    """The temp file is created, the owner (root) cannot be kept by nobody: refused, temp removed."""
+    directory = public_dir / "rw"
+    directory.mkdir()
+    os.chown(directory, NOBODY, NOBODY)
+    target = directory / "app.conf"
+    target.write_bytes(b"old")
+
+    def attempt() -> None:
+        stage(target, b"new")
+
+    assert as_nobody(attempt) == errno.EPERM
+    assert leftovers(directory) == [] and target.read_bytes() == b"old"
+
+
+def test_replace_staged_renames_and_removes_the_temp_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "app.conf"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    replace_staged(stage(target, b"new"), target)
+    assert target.read_bytes() == b"new" and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert leftovers(tmp_path) == []
+    directory = tmp_path / "conf.d"  # a non-empty directory cannot be replaced by a file
+    directory.mkdir()
+    (directory / "inside").write_bytes(b"keep")
+    temp = stage(directory, b"data", like=None)
+    with pytest.raises(OSError):
+        replace_staged(temp, directory)
+    assert leftovers(tmp_path) == [] and (directory / "inside").read_bytes() == b"keep"
+
+
+class SyncCalls:
+    """Counts the syncfs and fsync calls make_durable makes (and still makes them)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, syncfs_result: int | None = None) -> None:
+        self.syncfs = 0
+        self.fsynced: list[int] = []
+        real_syncfs, real_fsync = atomic._syncfs, os.fsync
+        assert real_syncfs is not None, "syncfs is found on Linux"
+
+        def syncfs(fd: int) -> int:
+            self.syncfs += 1
+            result = real_syncfs(fd)
+            return result if syncfs_result is None else syncfs_result
+
+        def fsync(fd: int) -> None:
+            self.fsynced.append(os.fstat(fd).st_ino)
+            real_fsync(fd)
+
+        monkeypatch.setattr(atomic, "_syncfs", syncfs)
+        monkeypatch.setattr(atomic.os, "fsync", fsync)
+
+
+def staged(directory: Path, count: int) -> list[Path]:
+    return [stage(directory / f"f{index}.conf", b"data %d" % index, like=None) for index in range(count)]
+
+
+def test_make_durable_syncs_a_large_batch_with_one_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    temps = staged(tmp_path, SYNCFS_MIN)
+    calls = SyncCalls(monkeypatch)
+    assert make_durable(temps) == {}
+    assert calls.syncfs == 1 and calls.fsynced == []
+
+
+def test_make_durable_groups_by_file_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large group on one file system is synced with syncfs, a small one on another fsynced."""
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system at /dev/shm")
+    elsewhere = Path(tempfile.mkdtemp(dir=other))
+    try:
+        small = staged(elsewhere, 2)
+        temps = staged(tmp_path, SYNCFS_MIN)
+        calls = SyncCalls(monkeypatch)
+        assert make_durable([*small[:1], *temps, *small[1:]]) == {}
+        assert calls.syncfs == 1 and sorted(calls.fsynced) == sorted(temp.stat().st_ino for temp in small)
+    finally:
+        shutil.rmtree(elsewhere)
+
+
+def test_make_durable_fsyncs_each_file_of_a_small_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    temps = staged(tmp_path, SYNCFS_MIN - 1)
+    calls = SyncCalls(monkeypatch)
+    assert make_durable(temps) == {}
+    assert calls.syncfs == 0
+    assert sorted(calls.fsynced) == sorted(temp.stat().st_ino for temp in temps)
+
+
+def test_make_durable_falls_back_to_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No syncfs (not Linux), or a syncfs that fails: every file fsynced instead."""
+    temps = staged(tmp_path, SYNCFS_MIN + 2)
+    inodes = sorted(temp.stat().st_ino for temp in temps)
+    failing = SyncCalls(monkeypatch, syncfs_result=-1)
+    assert make_durable(temps) == {}
+    assert failing.syncfs == 1 and sorted(failing.fsynced) == inodes
+    missing = SyncCalls(monkeypatch)
+    monkeypatch.setattr(atomic, "_syncfs", None)
+    assert make_durable(temps) == {}
+    assert missing.syncfs == 0 and sorted(missing.fsynced) == inodes
+
+
+def test_make_durable_reports_each_file_it_could_not_sync(tmp_path: Path) -> None:
+    temps = staged(tmp_path, 3)
+    gone = tmp_path / f".gone{atomic.TEMP_SUFFIX}"
+    failed = make_durable([*temps, gone])
+    assert list(failed) == [gone] and failed[gone].errno == errno.ENOENT
