@@ -297,3 +297,61 @@ def test_agent_renders_run_at_once_and_a_failed_one_keeps_its_file(vault_env, tm
     assert all(now[name] != originals[name] for name in names if name != names[2])
     assert len(threads) > 1 and all(name.startswith("vaultshift-render") for name in threads)
     assert not (root / "web01/etc/app2/.vaultshift").exists()  # nothing generated for it either
+
+
+# ---- the rewrite in a child process -------------------------------------------------------------
+
+
+def test_files_rewritten_by_a_child_process_are_those_rewritten_here(vault_env, tmp_path, shop, monkeypatch):
+    """With many files the rewrite runs in a forked child while the secrets are stored; the
+    bytes are those the same run gives in-process; a child that sends nothing leaves the work
+    to the parent."""
+    from migrator.apply import executor as executor_module
+
+    _, originals = shop
+    forks: list[int] = []
+    original_child = Executor._rewrite_child
+
+    def counting(self, originals, sender):  # type: ignore[no-untyped-def]
+        forks.append(1)  # in the child: seen through the pipe only, by the result
+        return original_child(self, originals, sender)
+
+    def silent(self, originals, sender):  # type: ignore[no-untyped-def]
+        sender.close()
+
+    results = {}
+    collect_from = Executor._rewrite_elsewhere
+    for way, child, minimum in (("here", counting, 10**9), ("child", counting, 1), ("silent", silent, 1)):
+        monkeypatch.setattr(executor_module, "FORK_MIN_FILES", minimum)
+        monkeypatch.setattr(Executor, "_rewrite_child", child)
+        received: list[bool] = []
+
+        def watched(self, files, received=received):  # type: ignore[no-untyped-def]
+            collect = collect_from(self, files)
+            if collect is None:
+                return None
+
+            def collected():  # type: ignore[no-untyped-def]
+                done = collect()
+                received.append(done is not None)
+                return done
+
+            return collected
+
+        monkeypatch.setattr(Executor, "_rewrite_elsewhere", watched)
+        work = tmp_path / way
+        copy = work / "fleet"
+        for name, data in originals.items():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            (copy / name).write_bytes(data)
+        configure(work, naming="apps/{app}/{key}")
+        assert run_plan(vault_env, work, copy, monkeypatch) == 0
+        status, err = in_process(monkeypatch, vault_env, work, "apply", "plan.json", "--state-dir", "state",
+                                 "--agent-check", "never", "--concurrency", "4")
+        assert status == 0, err
+        assert "15 secrets stored (0 already there), 4 files rewritten (0 already done), 0 problems" in err
+        results[way] = (files_now(copy, originals), received)
+    assert forks == []  # the parent never ran the child's function itself
+    assert results["here"][1] == [] and results["child"][1] == [True] and results["silent"][1] == [False]
+    assert results["here"][0] == results["child"][0] == results["silent"][0]
+    assert all(results["child"][0][name] != originals[name] for name in originals)

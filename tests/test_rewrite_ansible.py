@@ -374,6 +374,13 @@ def test_verify_parses_catches_broken_files_and_remaining_secrets() -> None:
     with pytest.raises(VerifyError, match="finding remains") as info:
         verify_parses("v.yml", text.encode(), [(rep.start_byte, rep.end_byte)], text.encode())
     assert password not in str(info.value)
+    # Spans are bytes; the check places them in the text (here after forty two-byte characters).
+    accented = f"owner: Jos{'é' * 40}\ndb:\n  password: {password}\n"
+    start = accented.encode().index(password.encode())
+    with pytest.raises(VerifyError, match="finding remains"):
+        verify_parses("v.yml", accented.encode(), [(start, start + len(password))], accented.encode())
+    # A finding away from the rewritten spans is not this check's business.
+    verify_parses("v.yml", accented.encode(), [(0, 5)], accented.encode())
     with pytest.raises(VerifyError, match="no longer reads as yaml"):
         verify_parses("v.yml", b"db: [unclosed\n", [], text.encode())
     verify_parses("v.yml", b"db: [unclosed\n", [], b"db: [also broken\n")  # was malformed already

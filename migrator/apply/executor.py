@@ -30,9 +30,12 @@ would be), its text before with every secret replaced by its redacted hint, and 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
+import multiprocessing
 import os
 import threading
 import time
@@ -43,7 +46,7 @@ from pathlib import PurePath
 from typing import Any
 
 from migrator.apply.checkpoints import checkpoint
-from migrator.apply.files import LOCAL_FILES, FileAccess, FileWrite
+from migrator.apply.files import LOCAL_FILES, FileAccess, FileWrite, LocalFiles
 from migrator.backends.base import AuthError, Backend, BackendError, Sealed, Unavailable
 from migrator.fingerprint import Fingerprinter
 from migrator.plan.digest import FileDigester
@@ -120,6 +123,19 @@ class _Stored:
 
 
 @dataclass(slots=True)
+class _Rewrite:
+    """A planned file rewritten in memory (or why it cannot be), before its secrets are stored."""
+
+    planned: _File
+    style: ReferenceStyle | None = None
+    ordered: list[tuple[PlannedSecret, Occurrence]] = field(default_factory=list)
+    replacements: list[Replacement] = field(default_factory=list)
+    context: RewriteContext | None = None
+    rewritten: RewriteResult | None = None
+    error: str = ""
+
+
+@dataclass(slots=True)
 class _Prepared:
     """A file rewritten in memory and verified, waiting to be written."""
 
@@ -160,6 +176,7 @@ class ThreadBackends:
 
 SECRET_BATCH = 200  # secret records per journal commit
 FILE_BATCH = 50  # file intents (then outcomes) per journal commit
+FORK_MIN_FILES = 50  # fewer files are rewritten in this process: a child is not worth its start
 
 
 def plan_digest(plan: Plan) -> str:
@@ -210,18 +227,27 @@ class Executor:
                 self.files.remove_stale_temporaries({os.path.dirname(os.path.abspath(f))
                                                      for f in self._planned_paths()})
             files = self._load_files(result)
-            stored = self._store_secrets(files, result)
+            # Rewriting the files in memory needs no stored secret: it is done while the secrets
+            # are being stored (by a child process, when this machine's files are the ones
+            # migrated), and each file is written once its secrets are stored.
+            originals = [f for f in files.values() if f.state == "original"]
+            rewrites: list[_Rewrite] = []
+            elsewhere = self._rewrite_elsewhere(originals)
+
+            def rewrite_files() -> None:
+                done = elsewhere() if elsewhere is not None else None
+                rewrites.extend(done if done is not None else map(self._rewrite_file, originals))
+
+            stored = self._store_secrets(files, result, meanwhile=rewrite_files)
             batch: list[_Prepared] = []
-            for planned_file in files.values():
-                if planned_file.state == "original":
-                    prepared = self._prepare_file(planned_file, stored, result)
-                    if prepared is not None:
-                        batch.append(prepared)
-                    if len(batch) >= FILE_BATCH:
-                        self._write_files(run, batch, result)
-                        batch = []
-                elif planned_file.state == "done":
-                    result.files_already_done += 1
+            for rewrite_ in rewrites:
+                prepared = self._prepare_file(rewrite_, stored, result)
+                if prepared is not None:
+                    batch.append(prepared)
+                if len(batch) >= FILE_BATCH:
+                    self._write_files(run, batch, result)
+                    batch = []
+            result.files_already_done += sum(f.state == "done" for f in files.values())
             self._write_files(run, batch, result)
             if self.check:
                 return result
@@ -302,8 +328,11 @@ class Executor:
                                                               "make the plan again"))
 
     # -- 2. store and read back ----------------------------------------------------------------
-    def _store_secrets(self, files: Mapping[str, _File], result: ApplyResult) -> set[str]:
-        """Fingerprints of the secrets that are in their backend, verified by a read-back."""
+    def _store_secrets(self, files: Mapping[str, _File], result: ApplyResult,
+                       meanwhile: Callable[[], None] = lambda: None) -> set[str]:
+        """Fingerprints of the secrets that are in their backend, verified by a read-back.
+        ``meanwhile`` runs on this thread once the stores are under way (after them, when they
+        are stored one after another on this thread)."""
         stored: set[str] = set()
         run = result.run_id
         by_path: dict[tuple[str, str], list[tuple[PlannedSecret, str]]] = {}
@@ -324,7 +353,7 @@ class Executor:
         jobs = [(items, place not in known) for place, items in by_path.items()]
         by_path.clear()
         pending: list[_Stored] = []
-        for outcomes in self._run_jobs(jobs):
+        for outcomes in self._run_jobs(jobs, meanwhile):
             pending.extend(outcomes)
             if len(pending) >= SECRET_BATCH:
                 self._record_stored(run, pending, stored, result)
@@ -364,17 +393,22 @@ class Executor:
         stored.add(secret.fingerprint)
         self._verified[secret.fingerprint] = outcome.value
 
-    def _run_jobs(self, jobs: list[tuple[list[tuple[PlannedSecret, str]], bool]]) -> Iterator[list[_Stored]]:
+    def _run_jobs(self, jobs: list[tuple[list[tuple[PlannedSecret, str]], bool]],
+                  meanwhile: Callable[[], None]) -> Iterator[list[_Stored]]:
         """Each job (the secrets of one path) stored, in order; by ``concurrency`` threads when
-        every backend can be cloned for them, else one after another."""
+        every backend can be cloned for them, else one after another. ``meanwhile`` runs on
+        this thread once every job is handed to the threads (last, without threads)."""
         workers = ThreadBackends.workers(self.backends, min(self.concurrency, len(jobs)))
         if workers <= 1:
             for items, absent in jobs:
                 yield self._store_path(items, absent, self.backends)
+            meanwhile()
             return
         mine = ThreadBackends(self.backends)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaultshift-store") as pool:
-            yield from pool.map(lambda job: self._store_path(job[0], job[1], mine.get()), jobs)
+            outcomes = pool.map(lambda job: self._store_path(job[0], job[1], mine.get()), jobs)
+            meanwhile()
+            yield from outcomes
 
     def _store_path(self, items: list[tuple[PlannedSecret, str]], absent: bool,
                     backends: Mapping[str, Backend]) -> list[_Stored]:
@@ -435,34 +469,110 @@ class Executor:
         return None
 
     # -- 3. rewrite ----------------------------------------------------------------------------
-    def _prepare_file(self, planned: _File, stored: set[str], result: ApplyResult) -> _Prepared | None:
-        """The file rewritten in memory and verified (None, and a problem, when it cannot be)."""
+    def _rewrite_elsewhere(self, originals: Sequence[_File]) -> Callable[[], list[_Rewrite] | None] | None:
+        """Start rewriting ``originals`` in a forked child process (its own interpreter lock and
+        the second CPU, while this process stores the secrets); return what collects the
+        results (None from it: the child failed, and the caller rewrites here). None when the
+        files are not this machine's (a remote host's file access is not for a child to use),
+        when there are few, or where processes cannot be forked."""
+        if not isinstance(self.files, LocalFiles) or len(originals) < FORK_MIN_FILES or \
+                "fork" not in multiprocessing.get_all_start_methods():
+            return None
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=self._rewrite_child, args=(originals, sender), daemon=True,
+                                name="vaultshift-rewrite")
+        child.start()
+        sender.close()
+
+        def collect() -> list[_Rewrite] | None:
+            try:
+                done = receiver.recv()
+            except (EOFError, OSError):
+                done = None
+            finally:
+                receiver.close()
+                child.join()
+            if not isinstance(done, list) or len(done) != len(originals):
+                return None
+            return [self._rewrite_received(planned, *item) for planned, item in zip(originals, done, strict=True)]
+
+        return collect
+
+    def _rewrite_child(self, originals: Sequence[_File], sender: Any) -> None:
+        """In the child: each file's rewrite sent back as plain data (the file's mode and owner,
+        the result's fields, the error); on any failure nothing (the parent then rewrites
+        itself). The child prints nothing."""
+        try:
+            done = []
+            for item in map(self._rewrite_file, originals):
+                context, result = item.context, item.rewritten
+                info = None if context is None else (context.mode, context.uid, context.gid)
+                fields = None if result is None else tuple(getattr(result, f.name) for f in dataclasses.fields(result))
+                done.append((info, fields, item.error))
+        except BaseException:  # the parent meets (and reports) the same failure itself
+            done = None
+        with contextlib.suppress(OSError):
+            sender.send(done)
+        sender.close()
+
+    def _rewrite_received(self, planned: _File, info: tuple[int, int | None, int | None] | None,
+                          fields: tuple[Any, ...] | None, error: str) -> _Rewrite:
+        """A file's rewrite as the child sent it, whole again."""
+        if error or info is None or fields is None:
+            return _Rewrite(planned, error=error or "not rewritten: the rewrite gave no result")
+        return dataclasses.replace(self._rewrite_inputs(planned), context=self._context(planned.path, *info),
+                                   rewritten=RewriteResult(*fields))
+
+    def _context(self, path: str, mode: int, uid: int | None, gid: int | None) -> RewriteContext:
+        return RewriteContext(path=os.path.abspath(path), mounts=self.mounts, default_backend=self.default_backend,
+                              mode=mode & 0o7777, uid=uid, gid=gid, agent=self.agent)
+
+    def _rewrite_inputs(self, planned: _File) -> _Rewrite:
+        """The file's reference style and replacements, in file order (an error when the plan
+        gives it several styles)."""
+        styles = {o.style for _, o in planned.occurrences}
+        if len(styles) != 1:
+            return _Rewrite(planned, error="the plan gives this file several reference styles")
+        ordered = sorted(planned.occurrences, key=lambda pair: pair[1].start_byte)
+        return _Rewrite(planned, styles.pop(), ordered, [Replacement.from_occurrence(o, s.ref) for s, o in ordered])
+
+    def _rewrite_file(self, planned: _File) -> _Rewrite:
+        """The file rewritten in memory and checked to parse (needs no stored secret: this runs
+        while the secrets are being stored)."""
+        inputs = self._rewrite_inputs(planned)
+        if inputs.error:
+            return inputs
+        style, ordered, replacements = inputs.style, inputs.ordered, inputs.replacements
+        assert style is not None
+        try:
+            info = self.files.stat(planned.path)
+            context = self._context(planned.path, info.mode, info.uid, info.gid)
+            rewritten = rewrite(style, planned.data, replacements, context)
+            if not rewritten.unchanged:
+                verify_parses(planned.path, rewritten.new_bytes, rewritten.spans, planned.data)
+        except (RewriteError, VerifyError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            reason = reason.removeprefix(f"{os.path.abspath(planned.path)}: ").removeprefix(f"{planned.path}: ")
+            return _Rewrite(planned, error=f"not rewritten: {reason}")
+        return _Rewrite(planned, style, ordered, replacements, context, rewritten)
+
+    def _prepare_file(self, done: _Rewrite, stored: set[str], result: ApplyResult) -> _Prepared | None:
+        """The rewritten file verified against the stored secrets, ready to be written (None, and
+        a problem, when it cannot be)."""
+        planned = done.planned
         missing = sorted({str(s.ref) for s, _ in planned.occurrences if s.fingerprint not in stored})
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: {missing[0]} is not stored{more}"))
             return None
-        styles = {o.style for _, o in planned.occurrences}
-        if len(styles) != 1:
-            result.problems.append(ApplyProblem(planned.path, "the plan gives this file several reference styles"))
+        if done.error:
+            result.problems.append(ApplyProblem(planned.path, done.error))
             return None
-        style = styles.pop()
-        ordered = sorted(planned.occurrences, key=lambda pair: pair[1].start_byte)
-        replacements = [Replacement.from_occurrence(o, s.ref) for s, o in ordered]
-        try:
-            info = self.files.stat(planned.path)
-            context = RewriteContext(path=os.path.abspath(planned.path), mounts=self.mounts,
-                                     default_backend=self.default_backend, mode=info.mode & 0o7777,
-                                     uid=info.uid, gid=info.gid, agent=self.agent)
-            rewritten = rewrite(style, planned.data, replacements, context)
-            if rewritten.unchanged:
-                result.files_already_done += 1
-                return None
-            verify_parses(planned.path, rewritten.new_bytes, rewritten.spans, planned.data)
-        except (RewriteError, VerifyError, OSError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            reason = reason.removeprefix(f"{os.path.abspath(planned.path)}: ").removeprefix(f"{planned.path}: ")
-            result.problems.append(ApplyProblem(planned.path, f"not rewritten: {reason}"))
+        rewritten, ordered, context = done.rewritten, done.ordered, done.context
+        assert rewritten is not None and context is not None and done.style is not None
+        if rewritten.unchanged:
+            result.files_already_done += 1
             return None
         edits = _edits(planned.data, rewritten.new_bytes, rewritten.spans, ordered)
         original_digest = self.digest(planned.data)
@@ -474,6 +584,7 @@ class Executor:
         except (VerifyError, BackendError, ValueError) as exc:
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: verification failed: {exc}"))
             return None
+        style, replacements = done.style, done.replacements
 
         def render_check() -> None:
             self._render_check(planned.data, style, rewritten, replacements, context)

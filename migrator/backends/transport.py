@@ -123,7 +123,8 @@ class _Connection:
             return True
         return bool(readable)
 
-    def exchange(self, request: bytes, method: str, timeout: float | None) -> tuple[int, str, Headers, bytes, bool]:
+    def exchange(self, request: bytes, method: str, timeout: float | None) -> tuple[int, str, dict[str, str], bytes,
+                                                                                  bool]:
         """Send ``request`` whole; (status, reason, headers, body, whether the connection can be kept)."""
         if timeout != self.timeout:
             self.sock.settimeout(timeout)
@@ -158,25 +159,27 @@ class _Connection:
             raise ConnectionLost("the server sent a header line that is too long")
         return line
 
-    def _head(self) -> tuple[str, int, str, Headers]:
+    def _head(self) -> tuple[str, int, str, dict[str, str]]:
+        """The status line and the header fields (by lower-cased name; repeated ones joined)."""
         line = self._line()
         if not line:
             raise ConnectionLost("the server closed the connection")
         parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
             raise ConnectionLost("the server's answer is not HTTP")
-        headers = Headers()
+        fields: dict[str, str] = {}
+        readline = self.reader.readline
         for _ in range(MAX_HEADERS):
-            field = self._line()
-            if field in (b"\r\n", b"\n"):
-                return parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", headers
-            if not field:
-                raise ConnectionLost("the server closed the connection mid-response")
-            name, sep, value = field.decode("latin-1").partition(":")
+            field = readline(MAX_LINE + 1)
+            if field == b"\r\n" or field == b"\n":
+                return parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", fields
+            if not field or len(field) > MAX_LINE:
+                raise ConnectionLost("the server closed the connection mid-response" if not field
+                                     else "the server sent a header line that is too long")
+            name, sep, value = field.partition(b":")
             if sep:
-                key = name.strip().lower()
-                value = value.strip()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+                key, text = name.strip().lower().decode("latin-1"), value.strip().decode("latin-1")
+                fields[key] = f"{fields[key]}, {text}" if key in fields else text
         raise ConnectionLost(f"the server sent more than {MAX_HEADERS} headers")
 
     def _chunked(self) -> bytes:
@@ -284,7 +287,7 @@ class Transport:
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         connection = self._take(origin, timeout)
         try:
-            status, reason, got, content, keep = connection.exchange(request, method, timeout)
+            status, reason, fields, content, keep = connection.exchange(request, method, timeout)
         except BaseException as exc:
             connection.close()
             if isinstance(exc, TimeoutError | socket.timeout):
@@ -300,7 +303,7 @@ class Transport:
             self._idle.setdefault(origin, []).append(connection)
         else:
             connection.close()
-        return status, reason, got, content
+        return status, reason, Headers(fields), content
 
     def _take(self, origin: Origin, timeout: float | None) -> _Connection:
         idle = self._idle.get(origin)

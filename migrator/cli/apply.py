@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import gc
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +147,9 @@ def run_apply(args: argparse.Namespace) -> int:
     fingerprinter, digest = make_keyed(args)
     check_plan_key(plan, fingerprinter, args.plan)  # a UsageError: one line, exit status 2
     config = load_config(args.config)
+    # The plan lives as long as the run: the collector need not walk it again and again (a large
+    # plan's objects made the collector a few per cent of a run).
+    gc.freeze()
     with Journal(args.state_dir) as journal:
         executor = make_executor(plan, config, journal, fingerprinter, digest, args.agent_check, args.concurrency,
                                  check=args.check, preview=args.diff)

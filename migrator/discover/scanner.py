@@ -67,20 +67,31 @@ class Scanner:
         self.filters = list(filters if filters is not None else default_filters())
 
     # -- one document -----------------------------------------------------------------------
-    def scan_document(self, doc: Document) -> DocumentScan:
+    def scan_document(self, doc: Document, *, entries: list[Entry] | None = None,
+                      within: Sequence[tuple[int, int]] | None = None) -> DocumentScan:
+        """The findings in ``doc``. ``entries``: every entry its reader yields, when the caller
+        has read the whole document already (it is not read again). ``within``: only findings
+        that overlap these character ranges are wanted; entries elsewhere are not judged."""
         result = DocumentScan(data=doc.data)
         hits: list[tuple[Hit, str]] = []
         for text_detector in self.text_detectors:
             hits.extend((hit, text_detector.name) for hit in text_detector.scan(doc))
+        if within is not None:
+            hits = [(hit, name) for hit, name in hits if _overlaps(hit.start, hit.end, within)]
         reader = reader_for(doc)
-        # With no text hit to place under a key path, a reader may read only the entries the
-        # keyword detectors can use (the JSON and YAML scan paths).
-        entries, reader_name, fast = _read_all(doc, reader, result.errors, wanted=None if hits else wanted_entry)
+        if entries is not None:
+            entries, reader_name, fast = list(entries), reader.name, False
+        else:
+            # With no text hit to place under a key path, a reader may read only the entries the
+            # keyword detectors can use (the JSON and YAML scan paths).
+            entries, reader_name, fast = _read_all(doc, reader, result.errors, wanted=None if hits else wanted_entry)
         entries.sort(key=lambda e: e.start)
         swept = _sweep(doc, entries, uncovered_lines=not (fast and reader.wanted_covers_text))
         if reader.code:
             swept = [entry for entry in swept if entry.quote]  # unquoted: a variable or an expression
         entries.extend(swept)
+        if within is not None:
+            entries = [entry for entry in entries if _overlaps(entry.start, entry.end, within)]
         entries.sort(key=lambda e: e.start)
 
         judged = entries + name_value_pairs(entries)
@@ -184,6 +195,10 @@ class Scanner:
 def _skip(stats: ScanStats, reason: str) -> None:
     stats.files_skipped += 1
     stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
+
+def _overlaps(start: int, end: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    return any(start < stop and begin < end for begin, stop in ranges)
+
 
 def _read_all(doc: Document, reader: Reader, errors: list[ScanError],
               wanted: Callable[[str, str], bool] | None = None) -> tuple[list[Entry], str, bool]:

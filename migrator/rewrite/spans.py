@@ -69,7 +69,8 @@ def validate(data: bytes, replacements: Sequence[Replacement]) -> list[Replaceme
     return unique
 
 
-def _char_offset(data: bytes, doc: Document, byte: int) -> int:
+def char_offset(data: bytes, doc: Document, byte: int) -> int:
+    """The character offset in ``doc``'s text of a byte offset in ``data`` (its bytes)."""
     if doc.encoding != "utf-8" or doc.is_ascii:
         return byte
     if byte < len(data) and data[byte] & 0xC0 == 0x80:
@@ -101,7 +102,7 @@ def analyze(data: bytes, path: str, replacements: Sequence[Replacement]) -> Anal
     entries.sort(key=lambda e: (e.start, -e.end))
     sites = []
     for rep in reps:
-        start, end = _char_offset(data, doc, rep.start_byte), _char_offset(data, doc, rep.end_byte)
+        start, end = char_offset(data, doc, rep.start_byte), char_offset(data, doc, rep.end_byte)
         best: Entry | None = None
         for entry in entries:
             if entry.start > start:

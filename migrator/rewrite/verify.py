@@ -36,12 +36,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from migrator.discover.document import Document
+from migrator.discover.models import Entry
 from migrator.discover.readers import ReaderError, reader_for
 from migrator.discover.readers.env import EnvReader
 from migrator.discover.scanner import Scanner
 from migrator.fingerprint import Fingerprinter
 from migrator.rewrite.agent_config import TemplateBlock, agent_hcl
 from migrator.rewrite.base import AgentOptions, AutoAuth
+from migrator.rewrite.spans import char_offset
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -56,16 +58,20 @@ def verify_parses(path: str, new_bytes: bytes, spans: Sequence[tuple[int, int]] 
     ``original`` did, when given) and no finding overlaps ``spans`` (byte ranges of new_bytes)."""
     doc, _ = Document.from_bytes(path, new_bytes)
     reader = reader_for(doc)
+    entries: list[Entry] | None = []
     try:
-        for _ in reader.read(doc):
-            pass
+        entries = list(reader.read(doc))
     except ReaderError as exc:
         if original is None or _reads(path, original):
             raise VerifyError(f"{path}: the rewritten file no longer reads as {reader.name}: {exc}") from None
+        entries = None  # the scanner reads it as it reads any malformed file
     if reader.name == "jinja":
         _parse_jinja(path, doc.text)
     if spans:
-        scan = _scanner().scan_document(doc)
+        # Only findings at the spans matter: the scanner judges only what overlaps them (the
+        # byte ranges as character ranges of the text), from the entries just read.
+        within = [(char_offset(new_bytes, doc, begin), char_offset(new_bytes, doc, end)) for begin, end in spans]
+        scan = _scanner().scan_document(doc, entries=entries, within=within)
         for finding in scan.findings:
             for begin, end in spans:
                 if finding.span.start < end and begin < finding.span.end:

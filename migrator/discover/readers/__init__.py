@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from migrator.discover.document import Document
 from migrator.discover.readers.base import Reader, ReaderError
 from migrator.discover.readers.dockerfile import DockerfileReader
@@ -40,9 +42,15 @@ LINE_READER = LineReader()
 
 def reader_for(doc: Document) -> Reader:
     """The reader that claims ``doc`` (highest priority first), else the generic line reader."""
+    return _reader_named(doc.name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _reader_named(name: str) -> Reader:
+    """Readers claim files by their (lower-cased) base name: the choice is made once per name."""
     best: Reader | None = None
     for reader in READERS:
-        if reader.claims(doc) and (best is None or reader.priority > best.priority):
+        if reader.claims_name(name) and (best is None or reader.priority > best.priority):
             best = reader
     return best or LINE_READER
 

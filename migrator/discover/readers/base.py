@@ -40,9 +40,6 @@ class Reader:
     # second look, so the scanner skips its sweep of uncovered lines after it.
     wanted_covers_text: ClassVar[bool] = False
 
-    def claims(self, doc: Document) -> bool:
-        return self.claims_name(doc.name)
-
     @classmethod
     def claims_name(cls, base: str) -> bool:
         """Whether the lower-cased base name matches one of ``patterns`` (compiled once)."""
