@@ -11,10 +11,14 @@ by its digest, a stored secret by the journal and a read-back).
 
 Secrets are stored by a bounded pool of threads (``concurrency``), each with its own clone of
 the backends; the secrets of one vault path go to one thread, one after another, so threads
-never race on a path. Files are rewritten and checked in memory on the main thread, in batches;
-the same number of threads then runs the batch's agent renders and writes its files. The journal
-is written by the main thread only, in batched commits: every secret's record is committed
-before any file is rewritten, and every file's intent before the file (or a companion) is touched.
+never race on a path. Meanwhile the files are rewritten and checked in memory: by a forked child
+process when they are this machine's files and there are many (its own interpreter lock, and the
+second CPU, while the threads and the server share the first), else on the main thread. Once the
+secrets are stored, the files are written in batches: ``concurrency`` agent renders at a time
+when the render check is on, then the batch through the file access (the local one makes the
+whole batch durable at once). The journal is written by the main thread only, in batched
+commits: every secret's record is committed before any file is rewritten, and every file's
+intent before the file (or a companion) is touched.
 
 No value is ever logged, journalled or put in an error: values live in memory between the read
 of the file and the write to the backend, and the values read back are kept until the end of the
@@ -642,8 +646,8 @@ class Executor:
                                          item.companions, "rewriting")
         checkpoint()
         failed: dict[str, str] = {}
-        # Files are independent once their intents are durable: the file access may write
-        # several at a time (their fsyncs then share the file system's journal commits).
+        # Files are independent once their intents are durable: the file access writes the batch
+        # as it best can (the local one: staged, made durable at once, then renamed).
         errors = self.files.write([self._file_write(item) for item in batch], workers=self.concurrency)
         for item, error in zip(batch, errors, strict=True):
             planned = item.planned
