@@ -138,9 +138,11 @@ def test_the_file_is_not_replaced_when_a_companion_cannot_be_renamed(
     real_durable = files.make_durable
 
     def durable_then_taken(paths: Iterable[str | os.PathLike[str]]) -> dict[Path, OSError]:
-        failed = real_durable(paths)
-        second.mkdir()
-        (second / "occupied").write_bytes(b"x")
+        staged = [Path(p) for p in paths]
+        failed = real_durable(staged)
+        if not second.exists() and all(p.name.endswith(TEMP_SUFFIX) for p in staged):  # the data, not directories
+            second.mkdir()
+            (second / "occupied").write_bytes(b"x")
         return failed
 
     monkeypatch.setattr(files, "make_durable", durable_then_taken)
@@ -161,7 +163,8 @@ def test_an_item_whose_data_cannot_be_made_durable_is_not_written(
     def one_fails(paths: Iterable[str | os.PathLike[str]]) -> dict[Path, OSError]:
         staged = [Path(p) for p in paths]
         failed = real_durable(staged)
-        failed[staged[-1]] = OSError(errno.EIO, os.strerror(errno.EIO))  # the last staged: b.conf
+        if all(p.name.endswith(TEMP_SUFFIX) for p in staged):  # the data, not the directories
+            failed[staged[-1]] = OSError(errno.EIO, os.strerror(errno.EIO))  # the last staged: b.conf
         return failed
 
     monkeypatch.setattr(files, "make_durable", one_fails)
@@ -174,22 +177,21 @@ def test_an_item_whose_data_cannot_be_made_durable_is_not_written(
 def test_companions_and_their_directories_are_durable_before_any_file_is_replaced(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[tuple[str, Path]] = []
-    real_replace, real_fsync, real_durable = files.replace_staged, files.fsync_directory, files.make_durable
+    real_replace, real_durable = files.replace_staged, files.make_durable
 
     def replace_staged(temp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
         events.append(("rename", Path(target)))
         real_replace(temp, target)
 
-    def fsync_directory(directory: str | os.PathLike[str]) -> None:
-        events.append(("fsync", Path(directory)))
-        real_fsync(directory)
-
     def make_durable(paths: Iterable[str | os.PathLike[str]]) -> dict[Path, OSError]:
-        events.append(("durable", tmp_path))
-        return real_durable(paths)
+        staged = [Path(p) for p in paths]
+        if all(p.name.endswith(TEMP_SUFFIX) for p in staged):
+            events.append(("durable", tmp_path))  # the staged data
+        else:
+            events.extend(("fsync", p) for p in staged)  # directories
+        return real_durable(staged)
 
     monkeypatch.setattr(files, "replace_staged", replace_staged)
-    monkeypatch.setattr(files, "fsync_directory", fsync_directory)
     monkeypatch.setattr(files, "make_durable", make_durable)
     paths = [tmp_path / "one" / "a.conf", tmp_path / "one" / "b.conf", tmp_path / "two" / "new" / "c.conf"]
     for index, path in enumerate(paths[:2]):
@@ -231,13 +233,14 @@ def test_removals_happen_after_the_file_and_a_failed_item_removes_nothing(
              FileWrite(str(untouched), None, remove=tuple(second.companions)),
              FileWrite(str(refused), b"password = original-2\n", remove=tuple(third.companions))]
     synced: list[Path] = []
-    real_fsync = files.fsync_directory
+    real_durable = files.make_durable
 
-    def fsync_directory(directory: str | os.PathLike[str]) -> None:
-        synced.append(Path(directory))
-        real_fsync(directory)
+    def make_durable(paths: Iterable[str | os.PathLike[str]]) -> dict[Path, OSError]:
+        staged = [Path(p) for p in paths]
+        synced.extend(p for p in staged if p.is_dir())
+        return real_durable(staged)
 
-    monkeypatch.setattr(files, "fsync_directory", fsync_directory)
+    monkeypatch.setattr(files, "make_durable", make_durable)
     errors = LocalFiles().write(batch)
     assert errors == [None, None, "refusing to replace a symlink"]
     assert sorted(synced) == [restored.parent, restored.parent / COMPANION_DIR]  # once each

@@ -18,8 +18,9 @@ compare (the file was read moments before on this machine), as ``vaultshift appl
 :class:`LocalFiles` makes a whole batch durable at once rather than each file: every new file
 (companions and files) is written to a temporary file beside its target, the data of all of them
 is flushed (one ``syncfs(2)`` for a large batch), then the companions are renamed into place and
-their directories fsynced, and only then are the files renamed over the originals, the files no
-longer needed removed, and those directories fsynced. A file is therefore never replaced before
+their directories made durable (again one syncfs when there are many), and only then are the
+files renamed over the originals, the files no longer needed removed, and those directories made
+durable. A file is therefore never replaced before
 its companions are durable, and a ``kill -9`` at any point leaves every file original or
 rewritten with its companions present; the temporary files it leaves are removed by
 :meth:`FileAccess.remove_stale_temporaries` on the next run.
@@ -39,7 +40,6 @@ from migrator.apply.checkpoints import checkpoint
 from migrator.rewrite.atomic import (
     DEFAULT_MODE,
     TEMP_SUFFIX,
-    fsync_directory,
     make_directories,
     make_durable,
     read_exact,
@@ -118,15 +118,15 @@ class LocalFiles:
 
     def write(self, batch: Sequence[FileWrite], workers: int = 1) -> list[str | None]:
         """Carry out ``batch`` in steps, each over every item, so that the whole batch costs one
-        flush of the data (rather than an fsync per file) and an fsync per directory:
+        flush of the data (rather than an fsync per file) and one of the directories:
 
         1. stage every companion (missing directories made 0700) and every file;
         2. make all the staged data durable (:func:`make_durable`);
         3. rename each item's companions into place (checkpoint after each item's);
-        4. fsync the directories that received a companion or a new directory;
+        4. make the directories that received a companion or a new directory durable;
         5. rename each file over its original (checkpoint after each);
         6. remove each item's ``remove`` paths (checkpoint after each item's);
-        7. fsync the directories that received a file or lost one.
+        7. make the directories that received a file or lost one durable.
 
         An item that fails at a step gets its error (one line, never a value), its temporary files
         are removed and it goes no further; the others go on. A file is never replaced unless its
@@ -186,7 +186,7 @@ class _Pending:
         self.item = item
         self.companions: dict[Path, Path] = {}
         self.file: tuple[Path, Path] | None = None
-        self.companion_directories: set[Path] = set()  # to fsync before the file is replaced
+        self.companion_directories: set[Path] = set()  # made durable before the file is replaced
         self.error: str | None = None
 
     def temps(self) -> list[Path]:
@@ -212,7 +212,7 @@ class _Pending:
 
     def include_parents_of(self, created: set[Path]) -> None:
         """A directory made in this batch (by this item or another) is durable once its parent is
-        fsynced: add those parents to the directories synced before the file is replaced."""
+        synced: add those parents to the directories synced before the file is replaced."""
         for directory in list(self.companion_directories):
             while directory in created:
                 directory = directory.parent
@@ -272,14 +272,10 @@ class _Pending:
 
 
 def _sync_directories(items: Sequence[_Pending], directories_of: Callable[[_Pending], set[Path]]) -> None:
-    """fsync each distinct directory of ``items`` once; an item whose directory could not be
-    synced fails (its changes there are not durable)."""
-    failures: dict[Path, OSError] = {}
-    for directory in sorted({directory for pending in items for directory in directories_of(pending)}):
-        try:
-            fsync_directory(directory)
-        except OSError as exc:
-            failures[directory] = exc
+    """Make the distinct directories of ``items`` durable (their renames and removals): one
+    syncfs for many, else an fsync each, as :func:`make_durable` does for files; an item whose
+    directory could not be synced fails (its changes there are not durable)."""
+    failures = make_durable(sorted({directory for pending in items for directory in directories_of(pending)}))
     if failures:
         for pending in items:
             problem = next((failures[d] for d in sorted(directories_of(pending)) if d in failures), None)
