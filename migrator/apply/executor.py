@@ -682,6 +682,9 @@ class Executor:
                          expected=item.planned.data)
 
     def _rooted(self, path: PurePath) -> str:
+        text = str(path)
+        if self.host_root == "/":
+            return text
         return str(PurePath(self.host_root) / PurePath(path).relative_to(PurePath(path).anchor))
 
 

@@ -137,9 +137,10 @@ class LocalFiles:
         items = [_Pending(item) for item in batch]
         try:
             created: set[Path] = set()  # directories made for companions, by any item
+            present: set[Path] = set()  # companion directories there now (made or found)
             for pending in items:
                 if pending.item.data is not None:
-                    pending.stage(created)
+                    pending.stage(created, present)
             for pending in items:
                 pending.include_parents_of(created)
             failed = make_durable(temp for pending in items for temp in pending.temps())
@@ -193,16 +194,19 @@ class _Pending:
         """The temporary files staged and not yet renamed."""
         return [*self.companions, *([self.file[0]] if self.file is not None else [])]
 
-    def stage(self, created: set[Path]) -> None:
-        """Stage the companions (missing directories made, and added to ``created``), then the
-        file; on failure the item fails and its temporary files are removed."""
+    def stage(self, created: set[Path], present: set[Path]) -> None:
+        """Stage the companions (missing directories made, and added to ``created``; ``present``:
+        the directories the batch already made sure of), then the file; on failure the item
+        fails and its temporary files are removed."""
         assert self.item.data is not None
         try:
             for name, data in sorted(self.item.companions.items()):
                 target = Path(name)
-                created.update(make_directories(target.parent))
-                like = target if target.exists() else None
-                temp = stage(target, data, like=like, mode=self.item.modes.get(name, DEFAULT_MODE))
+                if target.parent not in present:
+                    created.update(make_directories(target.parent))
+                    present.add(target.parent)
+                # like the companion already there, if any (its owner and extended attributes)
+                temp = stage(target, data, mode=self.item.modes.get(name, DEFAULT_MODE))
                 self.companions[temp] = target
                 self.companion_directories.add(target.parent)
             target = Path(self.item.path)

@@ -29,8 +29,13 @@ _GO_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _HCL_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+_GO_PLAIN = re.compile(r'[^\\"\x00-\x1f\x7f]*\Z')
+
+
 def go_string(text: str) -> str:
     """A Go interpreted string literal."""
+    if _GO_PLAIN.match(text):
+        return f'"{text}"'
     out = []
     for char in text:
         if char in _GO_ESCAPES:

@@ -117,15 +117,22 @@ def stage(path: str | os.PathLike[str], data: bytes, like: object = _SAME, mode:
 
 def _stage(target: Path, data: bytes, like: object, mode: int | None, sync: bool) -> Path:
     """:func:`stage`, fsyncing the temporary file before closing it when ``sync``."""
-    if target.is_symlink():
+    try:
+        current = os.lstat(target)
+    except FileNotFoundError:
+        current = None
+    if current is not None and stat.S_ISLNK(current.st_mode):
         raise AtomicWriteError(errno.ELOOP, "refusing to replace a symlink", str(target))
     source = target if like is _SAME else (Path(like) if isinstance(like, str | os.PathLike) else None)
     info = None
     if source is not None:
-        try:
-            info = os.stat(source, follow_symlinks=False)
-        except FileNotFoundError:
-            info = None
+        if source is target:
+            info = current  # the one lstat serves both checks
+        else:
+            try:
+                info = os.stat(source, follow_symlinks=False)
+            except FileNotFoundError:
+                info = None
         if info is not None and not stat.S_ISREG(info.st_mode):
             raise AtomicWriteError(errno.EINVAL, "not a regular file", str(source))
     new_mode = mode if mode is not None else (stat.S_IMODE(info.st_mode) if info is not None else DEFAULT_MODE)
