@@ -2,7 +2,7 @@
 local OpenBao dev server, with the same server's raw write throughput measured in the same run.
 
     python bench/migrate.py [--files 2000] [--occurrences 10000] [--secrets 3000] [--repeat N]
-                            [--results DIR] [--keep] [--with-auto-check] [--fail-on-targets]
+                            [--results DIR] [--work-dir DIR] [--keep] [--with-auto-check] [--fail-on-targets]
 
 Run it with the project venv's python (vaultshift and bao are taken from beside sys.executable).
 bench/fleet.py writes the fleet (fake secrets made at run time); `vaultshift plan` and
@@ -432,6 +432,34 @@ def evaluate_targets(apply_s: float | None, ratio: float | None) -> list[dict[st
     return out
 
 
+def file_system(path: Path) -> str:
+    """The type of the file system holding ``path`` and its device, from /proc/self/mounts; for
+    ext4, whether it has a journal (/sys/fs/ext4/DEV/journal_task is "<none>" without one: there
+    every new inode is found by skipping the recently freed ones one by one, which makes creating
+    many files after removing many far slower)."""
+    try:
+        mounts = [line.split() for line in Path("/proc/self/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    resolved = str(path.resolve())
+    best = max((m for m in mounts if len(m) > 2 and (resolved == m[1] or resolved.startswith(m[1].rstrip("/") + "/"))),
+               key=lambda m: len(m[1]), default=None)
+    if best is None:
+        return "unknown"
+    device, mount_point, kind = best[0], best[1], best[2]
+    text = f"{kind} at {mount_point} ({device})"
+    if kind == "ext4":
+        try:
+            task = (Path("/sys/fs/ext4") / Path(device).name / "journal_task").read_text().strip()
+        except OSError:
+            task = ""
+        if task == "<none>":
+            text += ", without a journal"
+        elif task:
+            text += ", with a journal"
+    return text
+
+
 def bao_version(exe: Path) -> str:
     proc = subprocess.run([str(exe), "version"], capture_output=True, text=True, check=False)
     text = (proc.stdout.strip().splitlines() or ["?"])[0]
@@ -452,6 +480,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="plan/apply/rollback and raw runs, round-robin; the best times are kept (default 1)")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="output folder (default: %(default)s)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (fleet, plan, journals) and say where")
+    ap.add_argument("--work-dir", type=Path, default=None,
+                    help="where the work folder (fleet, plan, journals) is made: its file system is what apply "
+                         "writes to (default: the system's temporary directory)")
     ap.add_argument("--with-auto-check", action="store_true",
                     help="after the timed runs, one more apply with the default --agent-check (auto: every agent "
                          "template rendered by a real bao agent; several minutes)")
@@ -498,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     # vaultshift is installed editable and PYTHONDONTWRITEBYTECODE is set here: without this every
     # run would compile the package first, as a regular install would not.
     _compile_package()
-    work = Path(tempfile.mkdtemp(prefix="vaultshift-migrate-"))
+    work = Path(tempfile.mkdtemp(prefix="vaultshift-migrate-", dir=args.work_dir))
     report: dict[str, Any] = {"generated": datetime.now(UTC).isoformat(timespec="seconds"),
                               "vaultshift": _vaultshift_version(), "bao": bao_version(args.bao),
                               "settings": {"files": args.files, "occurrences": args.occurrences,
@@ -518,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         values = sorted({s.value for s in fleet.secrets})
         del fleet
         report["fleet"] = layout
+        report["file_system"] = file_system(work)
         with bao_server(work / "bao", token=f"root-{secrets.token_hex(8)}") as server:
             report["server"] = {"addr": server.addr, "mode": "bao server -dev (in memory)"}
             migration = Migration(args, work, results, server.addr, server.token)
@@ -609,6 +641,7 @@ def run_all(args: argparse.Namespace, migration: Migration, planted: list[tuple[
     print(f"server: {report['bao']}, -dev (in memory) at {migration.addr}; vaultshift {report['vaultshift']}")
     print(f"machine: {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after; "
           f"best of {args.repeat} run(s)")
+    print(f"fleet's file system: {report['file_system']}")
     print(f"other work during the timed runs: {others['other_cpu_s']:.1f} CPU-s ({100 * others['other_share']:.0f}% "
           f"of the machine over {others['wall_s']:.0f} s), hypervisor steal {100 * others['steal_share']:.0f}% "
           "(the load average after includes the bench's own work)")
