@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +63,26 @@ def test_one_run_at_a_time(tmp_path):
     with Journal(tmp_path), pytest.raises(JournalError, match="another vaultshift run"):
         Journal(tmp_path)
     Journal(tmp_path).close()  # released on close
+
+
+def test_a_forked_child_lets_go_of_the_run_lock(tmp_path: Path) -> None:
+    """apply's rewrite child may outlive a killed parent for a moment: its copy of the run lock
+    must not keep the next run out."""
+    journal = Journal(tmp_path / "state")
+    go_on, told = os.pipe()
+    ready, said = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        journal.let_go_in_child()
+        os.write(said, b"x")
+        os.read(go_on, 1)
+        os._exit(0)
+    try:
+        assert os.read(ready, 1) == b"x"
+        with pytest.raises(JournalError, match="another vaultshift run"):
+            Journal(tmp_path / "state")
+        journal.close()
+        Journal(tmp_path / "state").close()  # the child is still alive; the lock went with the parent's run
+    finally:
+        os.write(told, b"x")
+        os.waitpid(pid, 0)

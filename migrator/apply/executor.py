@@ -507,6 +507,7 @@ class Executor:
         """In the child: each file's rewrite sent back as plain data (the file's mode and owner,
         the result's fields, the error); on any failure nothing (the parent then rewrites
         itself). The child prints nothing."""
+        self.journal.let_go_in_child()
         try:
             done = []
             for item in map(self._rewrite_file, originals):

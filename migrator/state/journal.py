@@ -137,6 +137,12 @@ class Journal:
         self.db.close()
         os.close(self._lock)  # releases the run lock
 
+    def let_go_in_child(self) -> None:
+        """In a forked child that never uses the journal: close its copy of the run lock, so that
+        the lock ends with the parent's run even if the child outlives it (a flock is held until
+        every copy of its descriptor is closed)."""
+        os.close(self._lock)
+
     def __enter__(self) -> Journal:
         return self
 
