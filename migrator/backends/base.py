@@ -170,6 +170,10 @@ class Backend(ABC):
         """Forget the client (a clone gets its own); stores that support :meth:`clone` override it."""
         raise NotImplementedError(f"{type(self).__name__} cannot be cloned")
 
+    def close(self) -> None:  # noqa: B027 - optional: a store with nothing to end keeps this
+        """End what the backend holds on the store's side (Vault: the token it logged in for);
+        nothing by default."""
+
     # ---- the interface -------------------------------------------------------------------
 
     def read_secret(self, path: str, version: int | None = None) -> StoredSecret | None:

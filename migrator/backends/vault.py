@@ -94,7 +94,9 @@ class VaultBackend(Backend):
         self._status = 0  # HTTP status of the last response (hvac's exceptions do not all carry it)
 
     @classmethod
-    def from_settings(cls, name: str, data: Mapping[str, Any]) -> VaultBackend:
+    def from_settings(cls, name: str, data: Mapping[str, Any], auth: VaultAuth | None = None) -> VaultBackend:
+        """The backend ``data`` describes; ``auth``, when given, in place of the settings' own
+        (the lookup's options carry their own auth method and credentials)."""
         settings = Settings(name, data, SETTINGS)
         verify: bool | str = settings.boolean("verify", True)
         ca_cert = settings.string("ca_cert", env="VAULT_CACERT")
@@ -108,7 +110,8 @@ class VaultBackend(Backend):
         if not mount.strip("/"):
             raise settings.error("mount", "must name a KV v2 mount")
         return cls(name, addr=settings.string("addr", DEFAULT_ADDR, env="VAULT_ADDR") or DEFAULT_ADDR,
-                   auth=auth_from_settings(settings), mount=mount, prefix=settings.string("prefix", "") or "",
+                   auth=auth if auth is not None else auth_from_settings(settings), mount=mount,
+                   prefix=settings.string("prefix", "") or "",
                    namespace=settings.string("namespace", env="VAULT_NAMESPACE"), timeout=settings.timeout(),
                    verify=verify, cert=(client_cert, client_key) if client_cert and client_key else None,
                    retry=settings.retry_policy())
@@ -122,6 +125,13 @@ class VaultBackend(Backend):
     def _disconnect(self) -> None:
         self._client = None
         self._status = 0
+
+    def close(self) -> None:
+        """Revoke the token this backend logged in for (a token it was given is left alone), and
+        forget the client. Failures are the caller's to report; the client is forgotten anyway."""
+        client, self._client = self._client, None
+        if client is not None and self.auth.renewable:
+            client.auth.token.revoke_self()
 
     def _full(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path

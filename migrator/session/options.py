@@ -40,13 +40,14 @@ class BackendChoice:
     auth: dict[str, Any] | None
 
     def build(self) -> Backend:
+        """The backend, with the options' auth method when they carry one (only a Vault / OpenBao
+        backend's options do: other stores take credentials from their settings and environment)."""
         if self.auth is None:
             return make_backend(self.name, self.settings)
+        from migrator.backends.vault import VaultBackend
         from migrator.backends.vault_auth import auth_from_options
 
-        backend = make_backend(self.name, {**self.settings, "auth": {"method": "token"}})
-        backend.auth = auth_from_options(self.name, self.auth)  # type: ignore[attr-defined]
-        return backend
+        return VaultBackend.from_settings(self.name, self.settings, auth=auth_from_options(self.name, self.auth))
 
 
 def choose_backend(options: Mapping[str, Any], cwd: str = ".") -> BackendChoice:

@@ -124,12 +124,8 @@ class Session:
         """Revoke the tokens this session logged in for (a token it was given is left alone)."""
         for store in self._stores.values():
             backend = store.backend
-            client = getattr(backend, "_client", None)
-            auth = getattr(backend, "auth", None)
-            if client is None or not getattr(auth, "renewable", False):
-                continue
             try:
-                client.auth.token.revoke_self()
+                backend.close()
             except Exception as exc:  # the run is over either way; say so without detail
                 log.info("%s: could not revoke the session's token: %s", backend.name, type(exc).__name__)
 
