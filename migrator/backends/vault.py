@@ -185,6 +185,13 @@ class VaultBackend(Backend):
             raise BackendError(self.name, operation, path, f"mount {self.mount}/ is a {kind} secrets engine, "
                                                            "not KV v2")
 
+    def call(self, operation: str, path: str, fn: Callable[[hvac.Client], T], values: Collection[str] = ()) -> T:
+        """``fn`` with this backend's logged-in hvac client, for the engines beside KV (the
+        database secrets engine of rotation): its retries, and its failures as one-line
+        :class:`BackendError` s naming ``operation`` and ``path`` (``values`` withheld from any
+        server message)."""
+        return self._call(operation, path, fn, values)
+
     def _call(self, operation: str, path: str, fn: Callable[[hvac.Client], T], values: Collection[str] = ()) -> T:
         """``fn(client)`` with retries; a 403 from a token the server no longer accepts is an
         :class:`AuthError` (after one fresh login, for methods that can log in again)."""
