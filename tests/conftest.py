@@ -123,7 +123,15 @@ def repo(tmp_path: Path, git_cli_env: dict[str, str]) -> Callable[..., object]:
 
 # ---- Secret stores for the backend tests: real OpenBao and moto servers (tests/servers.py) ----
 
-from servers import BaoServer, MotoServer, apply_aws_test_env, bao_server, moto_server  # noqa: E402
+from servers import (  # noqa: E402
+    BaoServer,
+    MotoServer,
+    PostgresServer,
+    apply_aws_test_env,
+    bao_server,
+    moto_server,
+    postgres_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +153,14 @@ def bao_private(tmp_path: Path) -> Iterator[BaoServer]:
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     """moto's Secrets Manager shared by the session: ``endpoint``; tests keep to their own names."""
     with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL shared by the session (``port``, ``superuser``, ``password``, ``connect()``);
+    tests make roles of their own names."""
+    with postgres_server() as server:
         yield server
 
 

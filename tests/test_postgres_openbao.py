@@ -4,24 +4,21 @@ and OpenBao's database secrets engine. A static role takes over an application u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+import uuid
 
 import psycopg
 import pytest
-from servers import BaoServer, PostgresServer, bao_server, make_value, postgres_server
+from servers import BaoServer, PostgresServer, make_value
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
+@pytest.fixture
+def pg(postgres: PostgresServer) -> PostgresServer:
+    return postgres
 
 
-@pytest.fixture(scope="module")
-def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
-    with bao_server(tmp_path_factory.mktemp("bao-db")) as server:
-        yield server
+@pytest.fixture
+def vault(bao: BaoServer) -> BaoServer:
+    return bao
 
 
 def can_log_in(pg: PostgresServer, user: str, password: str) -> bool:
@@ -34,12 +31,12 @@ def can_log_in(pg: PostgresServer, user: str, password: str) -> bool:
 
 
 def test_postgres_lets_its_users_in_and_refuses_wrong_passwords(pg: PostgresServer) -> None:
-    password = make_value()
+    password, smoke = make_value(), f"smoke_{uuid.uuid4().hex[:8]}"
     with pg.connect() as admin:
-        admin.execute(f"CREATE ROLE smoke LOGIN PASSWORD '{password}'")
+        admin.execute(f"CREATE ROLE {smoke} LOGIN PASSWORD '{password}'")
         assert admin.execute("SHOW server_version").fetchone()[0].startswith("18")
-    assert can_log_in(pg, "smoke", password)
-    assert not can_log_in(pg, "smoke", password + "x")
+    assert can_log_in(pg, smoke, password)
+    assert not can_log_in(pg, smoke, password + "x")
 
 
 def configure_engine(vault: BaoServer, pg: PostgresServer, mount: str) -> None:
@@ -52,33 +49,35 @@ def configure_engine(vault: BaoServer, pg: PostgresServer, mount: str) -> None:
 
 
 def test_a_static_role_takes_over_an_app_users_password(vault: BaoServer, pg: PostgresServer) -> None:
-    old = make_value()
+    old, billing = make_value(), f"billing_{uuid.uuid4().hex[:8]}"
     with pg.connect() as admin:
-        admin.execute(f"CREATE ROLE billing LOGIN PASSWORD '{old}'")
-    assert can_log_in(pg, "billing", old)
-    configure_engine(vault, pg, "db-static")
+        admin.execute(f"CREATE ROLE {billing} LOGIN PASSWORD '{old}'")
+    assert can_log_in(pg, billing, old)
+    mount = f"db-static-{uuid.uuid4().hex[:8]}"
+    configure_engine(vault, pg, mount)
     client = vault.client()
-    client.secrets.database.create_static_role(name="billing", db_name="appdb", username="billing",
+    client.secrets.database.create_static_role(name="billing", db_name="appdb", username=billing,
                                                rotation_statements=[], rotation_period=3600,
-                                               mount_point="db-static")
-    creds = client.secrets.database.get_static_credentials(name="billing", mount_point="db-static")["data"]
-    assert creds["username"] == "billing" and creds["password"] != old
-    assert can_log_in(pg, "billing", creds["password"])
-    assert not can_log_in(pg, "billing", old)
-    client.secrets.database.rotate_static_role_credentials(name="billing", mount_point="db-static")
-    again = client.secrets.database.get_static_credentials(name="billing", mount_point="db-static")["data"]
+                                               mount_point=mount)
+    creds = client.secrets.database.get_static_credentials(name="billing", mount_point=mount)["data"]
+    assert creds["username"] == billing and creds["password"] != old
+    assert can_log_in(pg, billing, creds["password"])
+    assert not can_log_in(pg, billing, old)
+    client.secrets.database.rotate_static_role_credentials(name="billing", mount_point=mount)
+    again = client.secrets.database.get_static_credentials(name="billing", mount_point=mount)["data"]
     assert again["password"] != creds["password"]
-    assert can_log_in(pg, "billing", again["password"]) and not can_log_in(pg, "billing", creds["password"])
+    assert can_log_in(pg, billing, again["password"]) and not can_log_in(pg, billing, creds["password"])
 
 
-def test_a_dynamic_user_lives_as_long_as_its_lease(vault: BaoServer, pg: PostgresServer, tmp_path: Path) -> None:
-    configure_engine(vault, pg, "db-dynamic")
+def test_a_dynamic_user_lives_as_long_as_its_lease(vault: BaoServer, pg: PostgresServer) -> None:
+    mount = f"db-dynamic-{uuid.uuid4().hex[:8]}"
+    configure_engine(vault, pg, mount)
     client = vault.client()
     client.secrets.database.create_role(
-        name="reporting", db_name="appdb", mount_point="db-dynamic", default_ttl="1h", max_ttl="2h",
+        name="reporting", db_name="appdb", mount_point=mount, default_ttl="1h", max_ttl="2h",
         creation_statements=["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
                              "VALID UNTIL '{{expiration}}';"])
-    lease = client.secrets.database.generate_credentials(name="reporting", mount_point="db-dynamic")
+    lease = client.secrets.database.generate_credentials(name="reporting", mount_point=mount)
     user, password = lease["data"]["username"], lease["data"]["password"]
     assert can_log_in(pg, user, password)
     client.sys.revoke_lease(lease["lease_id"])

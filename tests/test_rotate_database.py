@@ -6,34 +6,27 @@ password in it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from servers import BaoServer, PostgresServer, bao_server, free_port, make_value, postgres_server
+from servers import BaoServer, PostgresServer, free_port, make_value
 
 from migrator.backends import BackendError, make_backend
 from migrator.rotate.classify import POSTGRESQL, DatabaseTarget
 from migrator.rotate.database import DatabaseEngine
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
-    with bao_server(tmp_path_factory.mktemp("bao-rotate")) as server:
-        yield server
+@pytest.fixture
+def pg(postgres: PostgresServer) -> PostgresServer:
+    return postgres
 
 
 @pytest.fixture
-def engine(vault: BaoServer, monkeypatch: pytest.MonkeyPatch) -> DatabaseEngine:
-    monkeypatch.setenv("VAULTSHIFT_TEST_TOKEN", vault.token)
-    database = DatabaseEngine(make_backend("vault", vault.settings()), mount=f"db-{uuid.uuid4().hex[:8]}")
+def engine(bao: BaoServer, monkeypatch: pytest.MonkeyPatch) -> DatabaseEngine:
+    """The database engine at a mount of its own on the session's OpenBao."""
+    monkeypatch.setenv("VAULTSHIFT_TEST_TOKEN", bao.token)
+    database = DatabaseEngine(make_backend("vault", bao.settings()), mount=f"db-{uuid.uuid4().hex[:8]}")
     database.enable()
     return database
 
