@@ -683,10 +683,8 @@ class Executor:
                          expected=item.planned.data)
 
     def _rooted(self, path: PurePath) -> str:
-        text = str(path)
-        if self.host_root == "/":
-            return text
-        return str(PurePath(self.host_root) / PurePath(path).relative_to(PurePath(path).anchor))
+        """``path`` (absolute, as the host sees it) below ``host_root``."""
+        return self.host_root.rstrip("/") + str(path)
 
 
 def redacted(data: bytes, spans: Sequence[tuple[int, int, str]]) -> str:

@@ -224,32 +224,32 @@ class _Pending:
 
     def replace_companions(self) -> bool:
         """Rename the staged companions into place; False (the item failed) when one could not be."""
-        try:
+        def rename_all() -> None:
             for temp, target in list(self.companions.items()):
                 del self.companions[temp]
                 replace_staged(temp, target)
-        except OSError as exc:
-            self.fail(exc)
-            return False
-        return True
+
+        return self._attempt(rename_all)
 
     def replace_file(self) -> bool:
         """Rename the staged file over the original; False (the item failed) when it could not be."""
         assert self.file is not None
         temp, target = self.file
         self.file = None
-        try:
-            replace_staged(temp, target)
-        except OSError as exc:
-            self.fail(exc)
-            return False
-        return True
+        return self._attempt(lambda: replace_staged(temp, target))
 
     def remove_unneeded(self) -> bool:
         """Remove the paths the item no longer needs; False (the item failed) when one could not be."""
-        try:
+        def remove_all() -> None:
             for path in self.item.remove:
                 Path(path).unlink(missing_ok=True)
+
+        return self._attempt(remove_all)
+
+    def _attempt(self, step: Callable[[], None]) -> bool:
+        """Run one of the item's steps; an OSError fails the item (its temporary files removed)."""
+        try:
+            step()
         except OSError as exc:
             self.fail(exc)
             return False

@@ -219,6 +219,9 @@ class Transport:
         self.verify = verify
         self.cert = cert
         self.proxies = dict(proxies or {})
+        # each scheme's proxy (its origin and Proxy-Authorization value), resolved once
+        self._proxy = {scheme: _proxy_of(self.proxies.get(scheme) or self.proxies.get("all"))
+                       for scheme in ("http", "https")}
         self._on_status = on_status
         self._idle: dict[Origin, list[_Connection]] = {}
         self._tls: ssl.SSLContext | None = None
@@ -271,7 +274,7 @@ class Transport:
     def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes,
               timeout: float | None) -> tuple[int, str, Headers, bytes]:
         origin, path, host_header = _parse(url)
-        proxy = self._proxy_for(origin[0])
+        proxy = self._proxy.get(origin[0])
         # to a proxy (not a tunnel): the absolute form
         target = f"http://{host_header}{path}" if proxy is not None and origin[0] == "http" else path
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
@@ -320,7 +323,7 @@ class Transport:
 
     def _open(self, origin: Origin, timeout: float | None) -> socket.socket:
         scheme, host, port = origin
-        proxy = self._proxy_for(scheme)
+        proxy = self._proxy.get(scheme)
         where = (proxy[0][1], proxy[0][2]) if proxy is not None else (host, port)
         try:
             sock = socket.create_connection(where, timeout=timeout)
@@ -378,19 +381,19 @@ class Transport:
             self._tls = context
         return self._tls
 
-    def _proxy_for(self, scheme: str) -> tuple[Origin, str] | None:
-        """The proxy for ``scheme`` (its origin, and a Proxy-Authorization value or "")."""
-        url = self.proxies.get(scheme) or self.proxies.get("all")
-        if not url:
-            return None
-        if "://" not in url:
-            url = "http://" + url
-        parts = urlsplit(url)
-        auth = ""
-        if parts.username is not None:
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            auth = "Basic " + base64.b64encode(pair.encode()).decode()
-        return (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)), auth
+
+def _proxy_of(url: str | None) -> tuple[Origin, str] | None:
+    """A proxy URL's origin, and a Proxy-Authorization value for its credentials (or "")."""
+    if not url:
+        return None
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    auth = ""
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        auth = "Basic " + base64.b64encode(pair.encode()).decode()
+    return (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)), auth
 
 
 def _parse(url: str) -> tuple[Origin, str, str]:

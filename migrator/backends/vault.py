@@ -129,7 +129,8 @@ class VaultBackend(Backend):
     def close(self) -> None:
         """Revoke the token this backend logged in for (a token it was given is left alone), and
         forget the client. Failures are the caller's to report; the client is forgotten anyway."""
-        client, self._client = self._client, None
+        client = self._client
+        self._disconnect()
         if client is not None and self.auth.renewable:
             client.auth.token.revoke_self()
 

@@ -74,23 +74,17 @@ class DatabaseEngine:
 
     def managed_by(self, user: str) -> str | None:
         """The static role of this mount that manages ``user``, if one does."""
-        def roles(client: Any) -> list[str]:
-            try:
-                return list(client.secrets.database.list_static_roles(mount_point=self.mount)["data"]["keys"])
-            except Exception as exc:  # an empty list is a 404
-                if type(exc).__name__ == "InvalidPath":
-                    return []
-                raise
-
         def username(role: str) -> Any:
             return self.backend.call("read static role", f"{self.mount}/static-roles/{role}", lambda client:
                                      client.secrets.database.read_static_role(name=role, mount_point=self.mount)
                                      )["data"].get("username")
 
-        for role in self.backend.call("list static roles", f"{self.mount}/static-roles", roles):
-            if username(role) == user:
-                return role
-        return None
+        try:
+            roles = self.backend.call("list static roles", f"{self.mount}/static-roles", lambda client:
+                                      client.secrets.database.list_static_roles(mount_point=self.mount))["data"]["keys"]
+        except NotFound:  # no static role yet: the list is a 404
+            return None
+        return next((role for role in roles if username(role) == user), None)
 
     def take_over(self, role: str, connection: str, user: str, rotation_period: int = 86400) -> None:
         """Put ``user`` under the static role ``role``: the engine sets a new password now (the
