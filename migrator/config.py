@@ -35,7 +35,7 @@ import yaml
 
 DEFAULT_FILE = "vaultshift.yml"
 DEFAULT_NAMING = "apps/{app}/{key}"
-BACKEND_TYPES = ("vault", "aws")
+BACKEND_TYPES = ("vault", "aws", "vault-database")
 
 
 class ConfigError(ValueError):

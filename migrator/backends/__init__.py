@@ -63,8 +63,14 @@ def _aws(name: str, settings: Mapping[str, Any]) -> Backend:
     return AwsBackend.from_settings(name, settings)
 
 
+def _vault_database(name: str, settings: Mapping[str, Any]) -> Backend:
+    from migrator.backends.vault_database import VaultDatabaseBackend
+
+    return VaultDatabaseBackend.from_settings(name, settings)
+
+
 # settings["type"] -> a factory; the modules are imported only when a backend of theirs is made.
-BACKEND_TYPES = {"vault": _vault, "aws": _aws}
+BACKEND_TYPES = {"vault": _vault, "aws": _aws, "vault-database": _vault_database}
 
 
 def make_backend(name: str, settings: Mapping[str, Any]) -> Backend:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import apply, baseline, copy, guard, plan, scan
+from migrator.cli import apply, baseline, copy, guard, plan, rotate, scan
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_parser(sub)
     plan.add_parser(sub)
     apply.add_parser(sub)
+    rotate.add_parser(sub)
     return parser
 
 
@@ -58,10 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from migrator.git.repo import GitError
     from migrator.guard.prereceive import PushInputError
     from migrator.plan.planfile import PlanFileError
+    from migrator.rotate.errors import RotationError
     from migrator.state.journal import JournalError
 
     one_line_errors = (UsageError, BaselineError, FingerprintKeyError, GitError, PushInputError, ConfigError,
-                       PlanFileError, JournalError)
+                       PlanFileError, JournalError, RotationError)
     try:
         return int(args.handler(args))
     except one_line_errors as exc:

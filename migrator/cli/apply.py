@@ -85,8 +85,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def mounts_of(config: Config) -> dict[str, KvMount]:
     from migrator.rewrite.base import KvMount
 
-    return {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
-            for name, s in config.backends.items() if s.get("type", "vault") == "vault"}
+    mounts = {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
+              for name, s in config.backends.items() if s.get("type", "vault") == "vault"}
+    # A database engine's credential paths read like KV version 1: MOUNT/PATH, fields under .Data.
+    mounts.update({name: KvMount(str(s.get("mount") or "database"), "", version=1)
+                   for name, s in config.backends.items() if s.get("type") == "vault-database"})
+    return mounts
 
 
 def agent_options(config: Config) -> AgentOptions:

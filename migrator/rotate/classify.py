@@ -120,8 +120,7 @@ def classify_secret(secret: PlannedSecret,
 def database_target(occurrence: Occurrence, entries: Sequence[Entry], doc: Document) -> DatabaseTarget | None:
     """The database the password at ``occurrence`` logs in to, from its own value (a URL) or
     its siblings; None when nothing around it names a database."""
-    start = char_offset(doc.data, doc, occurrence.start_byte)
-    own = next((e for e in entries if e.start <= start < max(e.end, e.start + 1)), None)
+    own = own_entry(occurrence, entries, doc)
     facts: dict[str, str] = {}
     engine_hints: list[str] = []
     if own is not None and "://" in own.value:
@@ -148,6 +147,34 @@ def database_target(occurrence: Occurrence, entries: Sequence[Entry], doc: Docum
         return None  # a host and a user, but nothing says database (a mail server's, say)
     return DatabaseTarget(engine, facts.get("host"), port, facts.get("user"), facts.get("database"),
                           f"{occurrence.path}:{occurrence.line}")
+
+
+def own_entry(occurrence: Occurrence, entries: Sequence[Entry], doc: Document) -> Entry | None:
+    """The entry holding the occurrence: the one at its span, or (in a file rewritten since the
+    plan, where spans have moved) the entry of the same key nearest to where it was."""
+    start = char_offset(doc.data, doc, occurrence.start_byte) if occurrence.start_byte <= len(doc.data) else -1
+    at = next((e for e in entries if e.start <= start < max(e.end, e.start + 1)), None)
+    if at is not None and at.key_path == occurrence.key_path:
+        return at
+    same = [e for e in entries if e.key_path == occurrence.key_path]
+    return min(same, key=lambda e: abs(e.start - start)) if same else at
+
+
+def username_at(occurrence: Occurrence, entries: Sequence[Entry], doc: Document, user: str) -> tuple[Entry, int] | None:
+    """Where the password at ``occurrence`` names its user ``user`` in the file: the entry that
+    holds the name and the name's character offset in the document (in the password's own
+    connection URL, or a sibling user entry); None when the file does not say it literally."""
+    own = own_entry(occurrence, entries, doc)
+    if own is not None and "://" in own.value:
+        scheme_end = own.value.index("://") + 3
+        if own.value.startswith(user, scheme_end) and doc.text[own.start:own.end] == own.value:
+            return own, own.start + scheme_end
+    for entry in _siblings(occurrence.key_path, entries):
+        pattern = dict(_ROLE_OF_KEY)["user"]
+        if pattern.search(_leaf(entry.key_path).lower()) and entry.value == user \
+                and doc.text[entry.start:entry.end] == user:
+            return entry, entry.start
+    return None
 
 
 def _siblings(key_path: str, entries: Iterable[Entry]) -> list[Entry]:

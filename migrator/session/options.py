@@ -46,8 +46,10 @@ class BackendChoice:
             return make_backend(self.name, self.settings)
         from migrator.backends.vault import VaultBackend
         from migrator.backends.vault_auth import auth_from_options
+        from migrator.backends.vault_database import VaultDatabaseBackend
 
-        return VaultBackend.from_settings(self.name, self.settings, auth=auth_from_options(self.name, self.auth))
+        kind = VaultDatabaseBackend if self.settings.get("type") == "vault-database" else VaultBackend
+        return kind.from_settings(self.name, self.settings, auth=auth_from_options(self.name, self.auth))
 
 
 def choose_backend(options: Mapping[str, Any], cwd: str = ".") -> BackendChoice:
@@ -62,18 +64,19 @@ def choose_backend(options: Mapping[str, Any], cwd: str = ".") -> BackendChoice:
     else:
         raise ConfigError(f"backend {name!r} is not configured in {config.source}")
     kind = settings.get("type", "vault")
-    table = _VAULT_OPTIONS if kind == "vault" else _AWS_OPTIONS
+    vault = kind in ("vault", "vault-database")
+    table = _VAULT_OPTIONS if vault else _AWS_OPTIONS
     for option, key in table.items():
         if option in given:
             settings[key] = given[option]
-    if kind == "vault" and "validate_certs" in given:
+    if vault and "validate_certs" in given:
         settings["verify"] = _boolean(given["validate_certs"], "validate_certs")
     for key in ("timeout", "retries"):
         if isinstance(settings.get(key), str):
             settings[key] = _number(settings[key], key)
     # Options of the other kind of store (VAULT_ADDR in the environment of a Secrets Manager
     # lookup) do not apply, and are ignored.
-    return BackendChoice(name, settings, _auth(given) if kind == "vault" else None)
+    return BackendChoice(name, settings, _auth(given) if vault else None)
 
 
 def _config(path: Any, cwd: str) -> Config:

@@ -31,7 +31,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,                 -- apply | rollback
+    kind TEXT NOT NULL,                 -- apply | rollback | rotate
     plan_digest TEXT NOT NULL,
     started REAL NOT NULL,
     finished REAL,
@@ -60,6 +60,20 @@ CREATE TABLE IF NOT EXISTS files (
     error TEXT NOT NULL DEFAULT '',
     updated REAL NOT NULL,
     PRIMARY KEY (run_id, path)
+);
+CREATE TABLE IF NOT EXISTS rotations (
+    fingerprint TEXT PRIMARY KEY,       -- the secret (its KV reference is backend, path, field)
+    backend TEXT NOT NULL,
+    path TEXT NOT NULL,
+    field TEXT NOT NULL,
+    mode TEXT NOT NULL,                 -- kv (rolled back) | static | dynamic | aws-staged
+    connection TEXT NOT NULL DEFAULT '',
+    static_role TEXT NOT NULL DEFAULT '',
+    dynamic_role TEXT NOT NULL DEFAULT '',
+    username TEXT NOT NULL DEFAULT '',  -- the database user a static role manages (not a secret)
+    wave TEXT NOT NULL DEFAULT '',
+    run_id TEXT NOT NULL,
+    updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,6 +109,24 @@ class RunRecord:
     started: float
     finished: float | None
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RotationRecord:
+    """Where one secret's rotation stands: ``mode`` kv (as migrated, or rolled back), static (a
+    static role manages its user), dynamic (its consumers get users of their own), aws-staged."""
+
+    fingerprint: str
+    backend: str
+    path: str
+    field: str
+    mode: str
+    connection: str = ""
+    static_role: str = ""
+    dynamic_role: str = ""
+    username: str = ""
+    wave: str = ""
+    updated: float = 0.0
 
 
 class Journal:
@@ -244,6 +276,23 @@ class Journal:
                               "('rewriting', 'rewritten', 'verified') ORDER BY updated DESC LIMIT 1",
                               (path, rewritten_digest)).fetchone()
         return _file_record(row) if row else None
+
+    # -- rotations ---------------------------------------------------------------------------
+    def record_rotation(self, run_id: str, rotation: RotationRecord) -> None:
+        self.db.execute(
+            "INSERT INTO rotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET "
+            "backend=excluded.backend, path=excluded.path, field=excluded.field, mode=excluded.mode, "
+            "connection=excluded.connection, static_role=excluded.static_role, dynamic_role=excluded.dynamic_role, "
+            "username=excluded.username, wave=excluded.wave, run_id=excluded.run_id, updated=excluded.updated",
+            (rotation.fingerprint, rotation.backend, rotation.path, rotation.field, rotation.mode, rotation.connection,
+             rotation.static_role, rotation.dynamic_role, rotation.username, rotation.wave, run_id, time.time()))
+        self.event(run_id, f"secret {rotation.mode}", f"{rotation.backend}:{rotation.path}#{rotation.field}")
+
+    def rotations(self) -> dict[str, RotationRecord]:
+        """Every secret rotation has touched, by fingerprint, as it stands now."""
+        rows = self.db.execute("SELECT fingerprint, backend, path, field, mode, connection, static_role, dynamic_role, "
+                               "username, wave, updated FROM rotations").fetchall()
+        return {row[0]: RotationRecord(*row) for row in rows}
 
     # -- events ------------------------------------------------------------------------------
     def event(self, run_id: str, what: str, item: str) -> None:

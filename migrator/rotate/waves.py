@@ -1,0 +1,509 @@
+"""Running rotation over a wave of secrets: the vault side first, then the references, then proof.
+
+``enable`` (static rotation), per secret of the wave:
+
+1. the checks that change nothing: the admin user (read from the vault) may change the app
+   user's password, the stored password still logs in, every file's references can be switched
+   (computed in memory now, written later);
+2. the database registered in the engine (verified by the engine at once) and the user put under
+   a static role: from here the engine owns the password (it changes now);
+3. proof on the vault side: the static role's password logs in, the old one is refused; on
+   failure the old password is put back and the role removed, before any file changed;
+4. the references switched (each file written atomically, its companions too);
+5. the switched files read back holding the new references.
+
+``dynamic``: a dynamic role whose creation statements grant exactly what the static user holds,
+one lease taken and proved to log in (then revoked), the references switched to
+``creds/ROLE`` (the username too), read back. Secrets in AWS Secrets Manager are rotated in place
+by vaultshift's staged rotation (their references do not change).
+
+A failure stops the wave: the secrets the wave already switched are rolled back (their files
+first, then the vault side), the failing one is reported, the next waves do not run.
+``rollback`` undoes the last step of each secret of a wave: dynamic -> static (references back,
+leases revoked, role removed); static -> KV (the current password written to the KV path as a
+new version, references back, static role removed: the leaked old password stays dead).
+
+Every step is recorded in the journal (a ``rotate`` run; the ``rotations`` table says where each
+secret stands). No value is ever written anywhere but to its vault and its database.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from migrator.apply.files import LOCAL_FILES, FileAccess, FileWrite
+from migrator.backends.base import Backend, BackendError
+from migrator.backends.vault import VaultBackend
+from migrator.discover.document import Document
+from migrator.discover.models import Entry
+from migrator.discover.readers import ReaderError, reader_for
+from migrator.plan.models import Occurrence, ReferenceStyle, SecretRef
+from migrator.rewrite.agent_config import companions_for
+from migrator.rewrite.base import KvMount
+from migrator.rotate.classify import username_at
+from migrator.rotate.database import DatabaseEngine
+from migrator.rotate.errors import RotationError
+from migrator.rotate.inventory import AWS_STAGED, DYNAMIC, STATIC, TRACK, RotationItem
+from migrator.rotate.postgres import PostgresAdmin, can_log_in, dynamic_statements
+from migrator.rotate.settings import RotationSettings
+from migrator.rotate.switch import (
+    Switch,
+    SwitchError,
+    env_template_of,
+    replace_actions,
+    replace_lookups,
+    template_username,
+    with_env_template,
+)
+from migrator.state.journal import Journal, RotationRecord
+
+KV = "kv"
+ENABLE, GO_DYNAMIC, ROLLBACK = "enable", "dynamic", "rollback"
+
+
+@dataclass(slots=True)
+class SecretOutcome:
+    """What happened to one secret (``error`` one line, never a value)."""
+
+    ref: str
+    mode: str  # where it stands after the run
+    action: str  # enabled | dynamic | rolled back | skipped | failed | rotated
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class WaveResult:
+    run_id: str
+    action: str
+    wave: str
+    outcomes: list[SecretOutcome] = field(default_factory=list)
+    failed: bool = False
+    rolled_back: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """A file of a secret: where it is read and written, and its path on its host."""
+
+    access: str
+    host_path: str
+    style: ReferenceStyle
+    occurrences: tuple[Occurrence, ...]
+
+
+@dataclass(slots=True)
+class _Switched:
+    """A secret's file changes, computed in memory: writes to do, and what reverses them."""
+
+    writes: list[FileWrite] = field(default_factory=list)
+    undo: list[FileWrite] = field(default_factory=list)
+    expect: list[tuple[str, str]] = field(default_factory=list)  # (path, text it must hold after)
+
+
+Locate = Callable[[Occurrence], tuple[str, str]]
+
+
+def local_place(occurrence: Occurrence) -> tuple[str, str]:
+    """On this machine a file is read where its host (this one) has it."""
+    path = os.path.abspath(occurrence.file)
+    return path, path
+
+
+class Rotator:
+    """Runs rotation actions over waves. ``backends`` are the configured ones by name;
+    ``mounts`` says how agent templates read each Vault backend (``cli.apply.mounts_of``)."""
+
+    def __init__(self, settings: RotationSettings, backends: Mapping[str, Backend], journal: Journal,
+                 mounts: Mapping[str, KvMount], default_backend: str, files: FileAccess = LOCAL_FILES,
+                 locate: Locate = local_place, timeout: float = 5.0) -> None:
+        self.settings = settings
+        self.backends = backends
+        self.journal = journal
+        self.mounts = mounts
+        self.default_backend = default_backend
+        self.files = files
+        self.locate = locate
+        self.timeout = timeout
+        vault = backends[settings.vault]
+        if not isinstance(vault, VaultBackend):
+            raise RotationError(settings.vault, "rotation needs a Vault / OpenBao backend")
+        self.vault = vault
+        self.engine = DatabaseEngine(vault, settings.mount)
+        self._enabled = False
+
+    # -- the run -----------------------------------------------------------------------------------
+    def run(self, action: str, items: Sequence[RotationItem], wave: str) -> WaveResult:
+        """``action`` on every item of one wave; the first failure rolls the wave back and stops."""
+        started = time.perf_counter()
+        run_id = self.journal.start_run("rotate", f"{action}:{wave}")
+        result = WaveResult(run_id, action, wave)
+        states = self.journal.rotations()
+        done: list[tuple[RotationItem, str]] = []  # (item, mode before) switched by this run
+        for item in items:
+            before = states.get(item.secret.fingerprint)
+            mode = before.mode if before else KV
+            try:
+                outcome = self._one(action, item, mode, run_id)
+            except (RotationError, BackendError, SwitchError, OSError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                result.outcomes.append(SecretOutcome(str(item.secret.ref), mode, "failed", reason))
+                self.journal.event(run_id, "secret failed", str(item.secret.ref))
+                result.failed = True
+                break
+            result.outcomes.append(outcome)
+            if outcome.action not in ("skipped",):
+                done.append((item, mode))
+        if result.failed and action != ROLLBACK:
+            for item, mode in reversed(done):
+                try:
+                    self._undo_to(item, mode, run_id)
+                    result.rolled_back.append(str(item.secret.ref))
+                except (RotationError, BackendError, SwitchError, OSError) as exc:
+                    result.outcomes.append(SecretOutcome(str(item.secret.ref), "?", "failed",
+                                                         f"rolling back: {exc}"))
+        self.journal.finish_run(run_id, "failed" if result.failed else "done")
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _one(self, action: str, item: RotationItem, mode: str, run_id: str) -> SecretOutcome:
+        ref = str(item.secret.ref)
+        if item.mode == TRACK:
+            return SecretOutcome(ref, TRACK, "skipped", item.blocked)
+        if action == ENABLE:
+            if item.mode == AWS_STAGED:
+                return self._aws_rotate(item, run_id)
+            if mode != KV:
+                return SecretOutcome(ref, mode, "skipped", f"already {mode}")
+            self._enable_static(item, run_id)
+            return SecretOutcome(ref, STATIC, "enabled", f"static role {item.static_role}")
+        if action == GO_DYNAMIC:
+            if item.mode != STATIC:
+                return SecretOutcome(ref, mode, "skipped", "dynamic credentials are for Vault-stored database users")
+            if item.dynamic_blocked:
+                return SecretOutcome(ref, mode, "skipped", item.dynamic_blocked)
+            if mode == DYNAMIC:
+                return SecretOutcome(ref, mode, "skipped", "already dynamic")
+            if mode != STATIC:
+                raise RotationError(ref, "enable static rotation first (vaultshift rotate enable)")
+            self._go_dynamic(item, run_id)
+            return SecretOutcome(ref, DYNAMIC, "dynamic", f"dynamic role {item.dynamic_role}")
+        if action == ROLLBACK:
+            if mode in (KV, AWS_STAGED):
+                return SecretOutcome(ref, mode, "skipped", "nothing to roll back" if mode == KV else
+                                     "Secrets Manager keeps the previous value as AWSPREVIOUS")
+            target = STATIC if mode == DYNAMIC else KV
+            self._undo_to(item, target, run_id)
+            return SecretOutcome(ref, target, "rolled back", f"{mode} -> {target}")
+        raise RotationError(action, "unknown rotation action")
+
+    # -- static ----------------------------------------------------------------------------------
+    def _enable_static(self, item: RotationItem, run_id: str) -> None:
+        database, target = item.database, item.target
+        assert database is not None and target is not None and target.user
+        user, role, where = target.user, item.static_role, str(item.secret.ref)
+        reach = database.reached_at(target)
+        admin_user, admin_password = self._admin(item)
+        old = self._kv_value(item)
+        with self._admin_session(item, admin_user, admin_password) as admin:
+            admin.check_can_manage(user)
+        if not can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout):
+            raise RotationError(where, f"the stored password does not log in as {user} on {database.name}: "
+                                       "fix the stored value first")
+        switched = self._switch(item, Switch(item.secret.ref, self._static_ref(item), self.mounts,
+                                             self.default_backend))
+        self._enable_engine()
+        self.engine.register(database.name, reach, admin_user, admin_password, tls=database.tls)
+        self.engine.take_over(role, database.name, user, self.settings.rotation_period)
+        try:
+            new = self.engine.static_credentials(role)
+            if not can_log_in(reach, user, new.password, tls=database.tls, timeout=self.timeout):
+                raise RotationError(where, f"the static role's password does not log in as {user}")
+            if can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout):
+                raise RotationError(where, f"the old password of {user} still logs in after the takeover")
+            self._write(switched, where)
+        except BaseException:
+            self._give_back_static(item, admin_user, admin_password, old)
+            raise
+        self.journal.record_rotation(run_id, self._record(item, STATIC))
+
+    def _give_back_static(self, item: RotationItem, admin_user: str, admin_password: str, old: str) -> None:
+        """Undo a takeover no file follows yet: the old password back, the static role gone."""
+        assert item.target is not None and item.target.user
+        self.engine.delete_static_role(item.static_role)
+        with self._admin_session(item, admin_user, admin_password) as admin:
+            admin.set_password(item.target.user, old)
+
+    def _to_kv(self, item: RotationItem, run_id: str) -> None:
+        """Static -> KV: the current password stored as the KV path's new version, the references
+        back on it, the static role removed (the password stops rotating and stays as it is)."""
+        current = self.engine.static_credentials(item.static_role)
+        backend = self.backends[item.secret.ref.backend]
+        backend.write(item.secret.ref, current.password, {"source": "vaultshift rotate rollback"})
+        self._write(self._switch(item, Switch(self._static_ref(item), item.secret.ref, self.mounts,
+                                              self.default_backend)), str(item.secret.ref))
+        self.engine.delete_static_role(item.static_role)
+        self.journal.record_rotation(run_id, self._record(item, KV))
+
+    # -- dynamic ---------------------------------------------------------------------------------
+    def _go_dynamic(self, item: RotationItem, run_id: str) -> None:
+        database, target = item.database, item.target
+        assert database is not None and target is not None and target.user
+        where, role = str(item.secret.ref), item.dynamic_role
+        reach = database.reached_at(target)
+        admin_user, admin_password = self._admin(item)
+        with self._admin_session(item, admin_user, admin_password) as admin:
+            grants = admin.grants_of(target.user)
+        creation, revocation = dynamic_statements(grants, reach.database or "postgres")
+        switch = Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts, self.default_backend)
+        switched = self._switch(item, switch, username=target.user)
+        self.engine.create_dynamic_role(role, database.name, creation, revocation,
+                                        default_ttl=self.settings.default_ttl, max_ttl=self.settings.max_ttl)
+        try:
+            trial = self.engine.dynamic_credentials(role)
+            logged_in = can_log_in(reach, trial.username, trial.password, tls=database.tls, timeout=self.timeout)
+            self.engine.revoke_leases(role)
+            if not logged_in:
+                raise RotationError(where, f"a user of dynamic role {role} cannot log in")
+            self._write(switched, where)
+        except BaseException:
+            self.engine.revoke_leases(role)
+            self.engine.delete_role(role)
+            raise
+        self.journal.record_rotation(run_id, self._record(item, DYNAMIC))
+
+    def _to_static(self, item: RotationItem, run_id: str) -> None:
+        """Dynamic -> static: references back on the static role, leases revoked, role removed."""
+        assert item.target is not None and item.target.user
+        switch = Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts, self.default_backend)
+        self._write(self._switch(item, switch, username=item.target.user, back=True), str(item.secret.ref))
+        self.engine.revoke_leases(item.dynamic_role)
+        self.engine.delete_role(item.dynamic_role)
+        self.journal.record_rotation(run_id, self._record(item, STATIC))
+
+    def _undo_to(self, item: RotationItem, mode: str, run_id: str) -> None:
+        """Take ``item`` back to ``mode`` from wherever it stands now."""
+        now = self.journal.rotations().get(item.secret.fingerprint)
+        current = now.mode if now else KV
+        if current == DYNAMIC and mode in (STATIC, KV):
+            self._to_static(item, run_id)
+            current = STATIC
+        if current == STATIC and mode == KV:
+            self._to_kv(item, run_id)
+
+    # -- AWS -------------------------------------------------------------------------------------
+    def _aws_rotate(self, item: RotationItem, run_id: str) -> SecretOutcome:
+        from migrator.backends.aws import AwsBackend
+        from migrator.rotate.aws_staged import StagedRotation
+        from migrator.rotate.postgres import PostgresPassword
+
+        database, target = item.database, item.target
+        assert database is not None and target is not None and target.user
+        backend = self.backends[item.secret.ref.backend]
+        admin_user, admin_password = self._admin(item)
+        if not isinstance(backend, AwsBackend):
+            raise RotationError(str(item.secret.ref), "staged rotation is for Secrets Manager secrets")
+        setter = _PasswordField(PostgresPassword(database.reached_at(target), admin_user, admin_password,
+                                                 tls=database.tls, timeout=self.timeout), item.secret.ref.field)
+        staged = StagedRotation(backend)
+        outcome = staged.rotate(item.secret.ref.path, item.secret.ref.field, setter)
+        staged.schedule(item.secret.ref.path, max(1, self.settings.rotation_period // 86400))
+        self.journal.record_rotation(run_id, self._record(item, AWS_STAGED))
+        return SecretOutcome(str(item.secret.ref), AWS_STAGED, "rotated",
+                             f"AWSCURRENT is version {outcome.version}")
+
+    # -- references --------------------------------------------------------------------------------
+    def _static_ref(self, item: RotationItem) -> SecretRef:
+        return SecretRef(self.settings.credentials, f"static-creds/{item.static_role}", "password")
+
+    def _dynamic_ref(self, item: RotationItem) -> SecretRef:
+        return SecretRef(self.settings.credentials, f"creds/{item.dynamic_role}", "password")
+
+    def _places(self, item: RotationItem) -> list[_Place]:
+        by_file: dict[str, list[Occurrence]] = {}
+        for occurrence in item.secret.occurrences:
+            by_file.setdefault(occurrence.file, []).append(occurrence)
+        places = []
+        for occurrences in by_file.values():
+            access, host_path = self.locate(occurrences[0])
+            places.append(_Place(access, host_path, occurrences[0].style, tuple(occurrences)))
+        return places
+
+    def _switch(self, item: RotationItem, switch: Switch, username: str = "", back: bool = False) -> _Switched:
+        """Every file change the switch needs, computed from the files as they are now; a file
+        that cannot be switched fails the secret before anything is written."""
+        out = _Switched()
+        flow = switch.reversed() if back else switch
+        for place in self._places(item):
+            where = place.host_path
+            if place.style == ReferenceStyle.ANSIBLE_LOOKUP:
+                if username:
+                    raise SwitchError(f"{where}: a deploy-time lookup cannot follow a dynamic user")
+                data = self._read(place.access)
+                text, count = replace_lookups(data.decode("utf-8"), flow)
+                self._need(count, len(place.occurrences), where, "lookup")
+                self._add(out, place.access, data, text.encode("utf-8"))
+                out.expect.append((place.access, flow.lookups(flow.new)[0] if count else ""))
+                continue
+            if place.style not in (ReferenceStyle.AGENT_TEMPLATE, ReferenceStyle.AGENT_ENV):
+                raise SwitchError(f"{where}: {place.style} references are not switched by this version")
+            companions = companions_for(PurePosixPath(where))
+            template_path = self._rooted(place.access, where, str(companions.template))
+            config_path = self._rooted(place.access, where, str(companions.config))
+            read = self.files.read([template_path, config_path])
+            template, config = read[template_path], read[config_path]
+            if isinstance(template, bytes):
+                text, count = replace_actions(template.decode("utf-8"), flow)
+                self._need(count, len(place.occurrences), where, "agent template action")
+                if username:
+                    text = self._username(place, text, switch, username, back)
+                self._add(out, template_path, template, text.encode("utf-8"))
+                out.expect.append((template_path, flow.action_prefix(flow.new)))
+            elif isinstance(config, bytes) and place.style == ReferenceStyle.AGENT_ENV:
+                text, count = replace_actions(config.decode("utf-8"), flow, hcl=True)
+                self._need(count, len(place.occurrences), where, "env_template action")
+                if username:
+                    text = self._env_username(place, text, switch, username, back)
+                self._add(out, config_path, config, text.encode("utf-8"))
+            else:
+                missing = template if isinstance(template, OSError) else config
+                raise SwitchError(f"{where}: its agent companions cannot be read ({_reason(missing)})")
+        return out
+
+    def _username(self, place: _Place, template: str, switch: Switch, username: str, back: bool) -> str:
+        if back:
+            return template.replace(switch.username_action(), username)
+        live, entries, doc = self._parsed(place)
+        found = username_at(place.occurrences[0], entries, doc, username)
+        if found is None:
+            raise SwitchError(f"{place.host_path}: the file does not name the user {username} literally; "
+                              "a dynamic user's name cannot be templated")
+        return template_username(live, found[1], username, template, switch.username_action(), place.host_path)
+
+    def _env_username(self, place: _Place, config: str, switch: Switch, username: str, back: bool) -> str:
+        if back:
+            return config.replace(switch.username_action().replace('"', '\\"'), username)
+        _, entries, doc = self._parsed(place)
+        found = username_at(place.occurrences[0], entries, doc, username)
+        own = found[0] if found else None
+        if found is None or own is None or own.key_path != place.occurrences[0].key_path:
+            raise SwitchError(f"{place.host_path}: the user is named in another variable than the password's; "
+                              "the agent sets only variables that held secrets (use env_mode file)")
+        _, _, contents = env_template_of(config, own.key_path)
+        new = template_username(own.value, found[1] - own.start, username, contents, switch.username_action(),
+                                place.host_path)
+        return with_env_template(config, own.key_path, new)
+
+    def _parsed(self, place: _Place) -> tuple[str, list[Entry], Document]:
+        data = self._read(place.access)
+        try:
+            doc, _ = Document.from_bytes(place.host_path, data)
+            return doc.text, list(reader_for(doc).read(doc)), doc
+        except (ReaderError, UnicodeDecodeError) as exc:
+            raise SwitchError(f"{place.host_path}: cannot be read to place the user: {exc}") from None
+
+    def _read(self, path: str) -> bytes:
+        data = self.files.read([path])[path]
+        if isinstance(data, OSError):
+            raise SwitchError(f"{path}: cannot be read ({_reason(data)})")
+        return data
+
+    @staticmethod
+    def _rooted(access: str, host_path: str, companion: str) -> str:
+        """A companion's path where the file is accessed (the host's path below the same root)."""
+        root = access[: len(access) - len(host_path)] if access.endswith(host_path) else ""
+        return root + companion
+
+    @staticmethod
+    def _need(count: int, occurrences: int, where: str, what: str) -> None:
+        if count < occurrences:
+            raise SwitchError(f"{where}: {occurrences} reference(s) expected, {count} {what}(s) found: "
+                              "the file changed since it was migrated")
+
+    @staticmethod
+    def _add(out: _Switched, path: str, old: bytes, new: bytes) -> None:
+        """A file (or an agent companion, written the same way: atomically, its mode kept) to change."""
+        out.writes.append(FileWrite(path, new, expected=old))
+        out.undo.append(FileWrite(path, old, expected=new))
+
+    def _write(self, switched: _Switched, where: str) -> None:
+        """Write a secret's changes; if one fails, put back the ones written and fail."""
+        errors = self.files.write(switched.writes)
+        failed = [e for e in errors if e is not None]
+        if failed:
+            written = [undo for undo, error in zip(switched.undo, errors, strict=True) if error is None]
+            if written:
+                self.files.write(written)
+            raise RotationError(where, f"a reference could not be switched: {failed[0]}")
+        for path, text in switched.expect:
+            if text and text.encode("utf-8") not in self._read(path):
+                raise RotationError(where, f"{path} does not hold the new reference after the write")
+
+    # -- vault side helpers ----------------------------------------------------------------------
+    def _enable_engine(self) -> None:
+        if not self._enabled:
+            self.engine.enable()
+            self._enabled = True
+
+    def _admin(self, item: RotationItem) -> tuple[str, str]:
+        assert item.database is not None
+        stored = self.vault.read_secret(item.database.admin)
+        fields = stored.fields if stored is not None and not stored.deleted else {}
+        if not fields.get("username") or not fields.get("password"):
+            raise RotationError(item.database.name, f"the admin credentials at {self.vault.name}:"
+                                                    f"{item.database.admin} need fields username and password")
+        return fields["username"], fields["password"]
+
+    def _kv_value(self, item: RotationItem) -> str:
+        value = self.backends[item.secret.ref.backend].read(item.secret.ref)
+        if value is None:
+            raise RotationError(str(item.secret.ref), "not stored in the vault: migrate it first (vaultshift apply)")
+        return value
+
+    @contextmanager
+    def _admin_session(self, item: RotationItem, user: str, password: str) -> Iterator[PostgresAdmin]:
+        assert item.database is not None and item.target is not None
+        with PostgresAdmin(item.database.reached_at(item.target), user, password, tls=item.database.tls,
+                           timeout=self.timeout) as admin:
+            yield admin
+
+    def _record(self, item: RotationItem, mode: str) -> RotationRecord:
+        ref = item.secret.ref
+        return RotationRecord(item.secret.fingerprint, ref.backend, ref.path, ref.field, mode,
+                              item.database.name if item.database else "",
+                              item.static_role if mode in (STATIC, DYNAMIC) else "",
+                              item.dynamic_role if mode == DYNAMIC else "",
+                              item.target.user or "" if item.target else "", item.wave)
+
+
+@dataclass(frozen=True, slots=True)
+class _PasswordField:
+    """A database setter for a secret whose password is kept under another field name (the
+    migrated key's, ``DB_PASSWORD``): the setter sees it as ``password``."""
+
+    setter: Any
+    field: str
+
+    def _as_password(self, fields: Mapping[str, str]) -> dict[str, str]:
+        return {"password": fields.get(self.field, "")}
+
+    def set(self, current: Mapping[str, str], pending: Mapping[str, str]) -> None:
+        self.setter.set(self._as_password(current), self._as_password(pending))
+
+    def test(self, pending: Mapping[str, str]) -> None:
+        self.setter.test(self._as_password(pending))
+
+    def undo(self, current: Mapping[str, str], pending: Mapping[str, str]) -> None:
+        self.setter.undo(self._as_password(current), self._as_password(pending))
+
+
+def _reason(exc: OSError | bytes) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return "unreadable"
