@@ -65,6 +65,8 @@ from migrator.state.journal import Journal, RotationRecord
 
 KV = "kv"
 ENABLE, GO_DYNAMIC, ROLLBACK = "enable", "dynamic", "rollback"
+VAULT, REFERENCES, FINISH = "vault", "references", "finish"
+STEPS = (VAULT, REFERENCES, FINISH)
 
 
 @dataclass(slots=True)
@@ -139,50 +141,55 @@ class Rotator:
         self._enabled = False
 
     # -- the run -----------------------------------------------------------------------------------
-    def run(self, action: str, items: Sequence[RotationItem], wave: str) -> WaveResult:
-        """``action`` on every item of one wave; the first failure rolls the wave back and stops."""
+    def run(self, action: str, items: Sequence[RotationItem], wave: str,
+            steps: Sequence[str] = STEPS) -> WaveResult:
+        """``action`` on every item of one wave, each item through ``steps`` (all three: the CLI;
+        one at a time: the Ansible collection, whose ``references`` step runs on each host). The
+        first failure takes the item back to where it stood, then every item the run had done
+        (the rollback's own steps), and stops."""
         started = time.perf_counter()
-        run_id = self.journal.start_run("rotate", f"{action}:{wave}")
+        run_id = self.journal.start_run("rotate", f"{action}:{wave}:{'+'.join(steps)}")
         result = WaveResult(run_id, action, wave)
-        states = self.journal.rotations()
-        done: list[tuple[RotationItem, str]] = []  # (item, mode before) switched by this run
+        done: list[RotationItem] = []
         for item in items:
-            before = states.get(item.secret.fingerprint)
-            mode = before.mode if before else KV
+            mode = self._mode(item)
+            skipped = self._skip(action, item, mode)
+            if skipped is not None:
+                result.outcomes.append(skipped)
+                continue
             try:
-                outcome = self._one(action, item, mode, run_id)
+                for step in steps:
+                    self._step(step, action, item, mode, run_id)
             except (RotationError, BackendError, SwitchError, OSError) as exc:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 result.outcomes.append(SecretOutcome(str(item.secret.ref), mode, "failed", reason))
                 self.journal.event(run_id, "secret failed", str(item.secret.ref))
                 result.failed = True
+                if action != ROLLBACK:
+                    self._take_back(item, mode, run_id, result, rolled_back=False)
                 break
-            result.outcomes.append(outcome)
-            if outcome.action not in ("skipped",):
-                done.append((item, mode))
+            result.outcomes.append(self._outcome(action, item, mode, steps))
+            done.append(item)
         if result.failed and action != ROLLBACK:
-            for item, mode in reversed(done):
-                try:
-                    self._undo_to(item, mode, run_id)
-                    result.rolled_back.append(str(item.secret.ref))
-                except (RotationError, BackendError, SwitchError, OSError) as exc:
-                    result.outcomes.append(SecretOutcome(str(item.secret.ref), "?", "failed",
-                                                         f"rolling back: {exc}"))
+            for item in reversed(done):
+                self._take_back(item, KV if action == ENABLE else STATIC, run_id, result)
         self.journal.finish_run(run_id, "failed" if result.failed else "done")
         result.seconds = time.perf_counter() - started
         return result
 
-    def _one(self, action: str, item: RotationItem, mode: str, run_id: str) -> SecretOutcome:
+    def _mode(self, item: RotationItem) -> str:
+        record = self.journal.rotations().get(item.secret.fingerprint)
+        return record.mode if record else KV
+
+    def _skip(self, action: str, item: RotationItem, mode: str) -> SecretOutcome | None:
+        """Why ``action`` does nothing to ``item`` now (None: it has work to do)."""
         ref = str(item.secret.ref)
         if item.mode == TRACK:
             return SecretOutcome(ref, TRACK, "skipped", item.blocked)
         if action == ENABLE:
-            if item.mode == AWS_STAGED:
-                return self._aws_rotate(item, run_id)
-            if mode != KV:
-                return SecretOutcome(ref, mode, "skipped", f"already {mode}")
-            self._enable_static(item, run_id)
-            return SecretOutcome(ref, STATIC, "enabled", f"static role {item.static_role}")
+            if item.mode == AWS_STAGED or mode == KV:
+                return None
+            return SecretOutcome(ref, mode, "skipped", f"already {mode}")
         if action == GO_DYNAMIC:
             if item.mode != STATIC:
                 return SecretOutcome(ref, mode, "skipped", "dynamic credentials are for Vault-stored database users")
@@ -191,20 +198,101 @@ class Rotator:
             if mode == DYNAMIC:
                 return SecretOutcome(ref, mode, "skipped", "already dynamic")
             if mode != STATIC:
-                raise RotationError(ref, "enable static rotation first (vaultshift rotate enable)")
-            self._go_dynamic(item, run_id)
-            return SecretOutcome(ref, DYNAMIC, "dynamic", f"dynamic role {item.dynamic_role}")
+                return SecretOutcome(ref, mode, "skipped", "static rotation first (vaultshift rotate enable)")
+            return None
         if action == ROLLBACK:
-            if mode in (KV, AWS_STAGED):
-                return SecretOutcome(ref, mode, "skipped", "nothing to roll back" if mode == KV else
-                                     "Secrets Manager keeps the previous value as AWSPREVIOUS")
-            target = STATIC if mode == DYNAMIC else KV
-            self._undo_to(item, target, run_id)
-            return SecretOutcome(ref, target, "rolled back", f"{mode} -> {target}")
-        raise RotationError(action, "unknown rotation action")
+            if mode == KV:
+                return SecretOutcome(ref, mode, "skipped", "nothing to roll back")
+            if mode == AWS_STAGED:
+                return SecretOutcome(ref, mode, "skipped", "Secrets Manager keeps the previous value as AWSPREVIOUS")
+            return None
+        raise RotationError(action, "unknown rotation action (enable, dynamic, rollback)")
+
+    def _outcome(self, action: str, item: RotationItem, mode: str, steps: Sequence[str]) -> SecretOutcome:
+        ref, partly = str(item.secret.ref), "" if tuple(steps) == STEPS else f" ({', '.join(steps)})"
+        if action == ENABLE and item.mode == AWS_STAGED:
+            return SecretOutcome(ref, AWS_STAGED, "rotated", "staged rotation done; AWSPREVIOUS keeps the old value")
+        if action == ENABLE:
+            return SecretOutcome(ref, STATIC, "enabled", f"static role {item.static_role}{partly}")
+        if action == GO_DYNAMIC:
+            return SecretOutcome(ref, DYNAMIC, "dynamic", f"dynamic role {item.dynamic_role}{partly}")
+        back = STATIC if mode == DYNAMIC else KV
+        return SecretOutcome(ref, back, "rolled back", f"{mode} -> {back}{partly}")
+
+    def _step(self, step: str, action: str, item: RotationItem, mode: str, run_id: str) -> None:
+        if step == VAULT:
+            self._vault(action, item, mode, run_id)
+        elif step == REFERENCES:
+            if item.mode != AWS_STAGED:
+                self._references(action, item, mode)
+        elif step == FINISH:
+            self._finish(action, item, mode, run_id)
+        else:
+            raise RotationError(step, "unknown step (vault, references, finish)")
+
+    def _take_back(self, item: RotationItem, mode: str, run_id: str, result: WaveResult,
+                   rolled_back: bool = True) -> None:
+        """Take ``item`` back to ``mode`` by the rollback's steps (from wherever it stands now)."""
+        try:
+            while self._mode(item) != mode and self._mode(item) in (STATIC, DYNAMIC):
+                now = self._mode(item)
+                for step in STEPS:
+                    self._step(step, ROLLBACK, item, now, run_id)
+                if rolled_back and self._mode(item) == mode:
+                    result.rolled_back.append(str(item.secret.ref))
+        except (RotationError, BackendError, SwitchError, OSError) as exc:
+            result.outcomes.append(SecretOutcome(str(item.secret.ref), self._mode(item), "failed",
+                                                 f"rolling back: {exc}"))
+
+    # -- the steps -------------------------------------------------------------------------------
+    def _vault(self, action: str, item: RotationItem, mode: str, run_id: str) -> None:
+        """The vault side: ``enable`` takes the user over (proved), ``dynamic`` makes the role
+        (proved), ``rollback`` of a static secret stores its current password in KV."""
+        if action == ENABLE and item.mode == AWS_STAGED:
+            self._aws_rotate(item, run_id)
+        elif action == ENABLE:
+            self._take_over(item, run_id)
+        elif action == GO_DYNAMIC:
+            self._make_dynamic_role(item, run_id)
+        elif mode == STATIC:
+            current = self.engine.static_credentials(item.static_role)
+            self.backends[item.secret.ref.backend].write(item.secret.ref, current.password,
+                                                         {"source": "vaultshift rotate rollback"})
+
+    def _references(self, action: str, item: RotationItem, mode: str) -> None:
+        """Every reachable place of ``item`` switched for ``action`` (a place already switched is
+        left as it is), then read back."""
+        assert item.target is not None and item.target.user
+        to_static = Switch(item.secret.ref, self._static_ref(item), self.mounts, self.default_backend)
+        to_dynamic = Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts, self.default_backend)
+        if action == ENABLE:
+            switched = self._switch(item, to_static)
+        elif action == GO_DYNAMIC:
+            switched = self._switch(item, to_dynamic, username=item.target.user)
+        elif mode == DYNAMIC:
+            switched = self._switch(item, to_dynamic, username=item.target.user, back=True)
+        else:
+            switched = self._switch(item, to_static, back=True)
+        self._write(switched, str(item.secret.ref))
+
+    def _finish(self, action: str, item: RotationItem, mode: str, run_id: str) -> None:
+        """What follows the references: a rollback's role removed (dynamic: its leases revoked
+        first: every user it made is dropped), and the journal's record."""
+        if action != ROLLBACK:
+            return
+        if mode == DYNAMIC:
+            self.engine.revoke_leases(item.dynamic_role)
+            self.engine.delete_role(item.dynamic_role)
+            self.journal.record_rotation(run_id, self._record(item, STATIC))
+        else:
+            self.engine.delete_static_role(item.static_role)
+            self.journal.record_rotation(run_id, self._record(item, KV))
 
     # -- static ----------------------------------------------------------------------------------
-    def _enable_static(self, item: RotationItem, run_id: str) -> None:
+    def _take_over(self, item: RotationItem, run_id: str) -> None:
+        """Checks that change nothing, then the static role; its password proved (logs in, the
+        old one refused) before the record says static. On a failure after the takeover the old
+        password is put back and the role removed: nothing refers to it yet."""
         database, target = item.database, item.target
         assert database is not None and target is not None and target.user
         user, role, where = target.user, item.static_role, str(item.secret.ref)
@@ -216,8 +304,7 @@ class Rotator:
         if not can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout):
             raise RotationError(where, f"the stored password does not log in as {user} on {database.name}: "
                                        "fix the stored value first")
-        switched = self._switch(item, Switch(item.secret.ref, self._static_ref(item), self.mounts,
-                                             self.default_backend))
+        self._switch(item, Switch(item.secret.ref, self._static_ref(item), self.mounts, self.default_backend))
         self._enable_engine()
         self.engine.register(database.name, reach, admin_user, admin_password, tls=database.tls)
         self.engine.take_over(role, database.name, user, self.settings.rotation_period)
@@ -227,42 +314,27 @@ class Rotator:
                 raise RotationError(where, f"the static role's password does not log in as {user}")
             if can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout):
                 raise RotationError(where, f"the old password of {user} still logs in after the takeover")
-            self._write(switched, where)
         except BaseException:
-            self._give_back_static(item, admin_user, admin_password, old)
+            self.engine.delete_static_role(role)
+            with self._admin_session(item, admin_user, admin_password) as admin:
+                admin.set_password(user, old)
             raise
         self.journal.record_rotation(run_id, self._record(item, STATIC))
 
-    def _give_back_static(self, item: RotationItem, admin_user: str, admin_password: str, old: str) -> None:
-        """Undo a takeover no file follows yet: the old password back, the static role gone."""
-        assert item.target is not None and item.target.user
-        self.engine.delete_static_role(item.static_role)
-        with self._admin_session(item, admin_user, admin_password) as admin:
-            admin.set_password(item.target.user, old)
-
-    def _to_kv(self, item: RotationItem, run_id: str) -> None:
-        """Static -> KV: the current password stored as the KV path's new version, the references
-        back on it, the static role removed (the password stops rotating and stays as it is)."""
-        current = self.engine.static_credentials(item.static_role)
-        backend = self.backends[item.secret.ref.backend]
-        backend.write(item.secret.ref, current.password, {"source": "vaultshift rotate rollback"})
-        self._write(self._switch(item, Switch(self._static_ref(item), item.secret.ref, self.mounts,
-                                              self.default_backend)), str(item.secret.ref))
-        self.engine.delete_static_role(item.static_role)
-        self.journal.record_rotation(run_id, self._record(item, KV))
-
     # -- dynamic ---------------------------------------------------------------------------------
-    def _go_dynamic(self, item: RotationItem, run_id: str) -> None:
+    def _make_dynamic_role(self, item: RotationItem, run_id: str) -> None:
+        """A dynamic role granting exactly what the static user holds; one lease proved to log in
+        (then revoked) before the record says dynamic."""
         database, target = item.database, item.target
         assert database is not None and target is not None and target.user
         where, role = str(item.secret.ref), item.dynamic_role
         reach = database.reached_at(target)
+        self._switch(item, Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts,
+                                  self.default_backend), username=target.user)
         admin_user, admin_password = self._admin(item)
         with self._admin_session(item, admin_user, admin_password) as admin:
             grants = admin.grants_of(target.user)
         creation, revocation = dynamic_statements(grants, reach.database or "postgres")
-        switch = Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts, self.default_backend)
-        switched = self._switch(item, switch, username=target.user)
         self.engine.create_dynamic_role(role, database.name, creation, revocation,
                                         default_ttl=self.settings.default_ttl, max_ttl=self.settings.max_ttl)
         try:
@@ -271,34 +343,14 @@ class Rotator:
             self.engine.revoke_leases(role)
             if not logged_in:
                 raise RotationError(where, f"a user of dynamic role {role} cannot log in")
-            self._write(switched, where)
         except BaseException:
             self.engine.revoke_leases(role)
             self.engine.delete_role(role)
             raise
         self.journal.record_rotation(run_id, self._record(item, DYNAMIC))
 
-    def _to_static(self, item: RotationItem, run_id: str) -> None:
-        """Dynamic -> static: references back on the static role, leases revoked, role removed."""
-        assert item.target is not None and item.target.user
-        switch = Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts, self.default_backend)
-        self._write(self._switch(item, switch, username=item.target.user, back=True), str(item.secret.ref))
-        self.engine.revoke_leases(item.dynamic_role)
-        self.engine.delete_role(item.dynamic_role)
-        self.journal.record_rotation(run_id, self._record(item, STATIC))
-
-    def _undo_to(self, item: RotationItem, mode: str, run_id: str) -> None:
-        """Take ``item`` back to ``mode`` from wherever it stands now."""
-        now = self.journal.rotations().get(item.secret.fingerprint)
-        current = now.mode if now else KV
-        if current == DYNAMIC and mode in (STATIC, KV):
-            self._to_static(item, run_id)
-            current = STATIC
-        if current == STATIC and mode == KV:
-            self._to_kv(item, run_id)
-
     # -- AWS -------------------------------------------------------------------------------------
-    def _aws_rotate(self, item: RotationItem, run_id: str) -> SecretOutcome:
+    def _aws_rotate(self, item: RotationItem, run_id: str) -> None:
         from migrator.backends.aws import AwsBackend
         from migrator.rotate.aws_staged import StagedRotation
         from migrator.rotate.postgres import PostgresPassword
@@ -306,17 +358,15 @@ class Rotator:
         database, target = item.database, item.target
         assert database is not None and target is not None and target.user
         backend = self.backends[item.secret.ref.backend]
-        admin_user, admin_password = self._admin(item)
         if not isinstance(backend, AwsBackend):
             raise RotationError(str(item.secret.ref), "staged rotation is for Secrets Manager secrets")
+        admin_user, admin_password = self._admin(item)
         setter = _PasswordField(PostgresPassword(database.reached_at(target), admin_user, admin_password,
                                                  tls=database.tls, timeout=self.timeout), item.secret.ref.field)
         staged = StagedRotation(backend)
-        outcome = staged.rotate(item.secret.ref.path, item.secret.ref.field, setter)
+        staged.rotate(item.secret.ref.path, item.secret.ref.field, setter)
         staged.schedule(item.secret.ref.path, max(1, self.settings.rotation_period // 86400))
         self.journal.record_rotation(run_id, self._record(item, AWS_STAGED))
-        return SecretOutcome(str(item.secret.ref), AWS_STAGED, "rotated",
-                             f"AWSCURRENT is version {outcome.version}")
 
     # -- references --------------------------------------------------------------------------------
     def _static_ref(self, item: RotationItem) -> SecretRef:
