@@ -17,8 +17,9 @@ password itself is only located, never kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from migrator.discover.document import Document
@@ -75,6 +76,38 @@ class Classified:
     category: str
     database: DatabaseTarget | None = None
     reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data without the secret itself (its fingerprint names it): what a fleet's hosts
+        send back to be merged."""
+        target = self.database
+        return {"fingerprint": self.secret.fingerprint, "category": self.category, "reason": self.reason,
+                "database": None if target is None else
+                {"engine": target.engine, "host": target.host, "port": target.port, "user": target.user,
+                 "database": target.database, "found_in": target.found_in}}
+
+
+def merge_classified(plan: Plan, found: Iterable[Mapping[str, Any]]) -> list[Classified]:
+    """One classification per secret of ``plan`` from what each host classified of its own
+    files (:meth:`Classified.to_dict`): a database credential wherever a host found its
+    database, the fullest description of it kept; a secret no host classified is "other"."""
+    best: dict[str, Classified] = {}
+    secrets = {s.fingerprint: s for s in plan.secrets}
+    for data in found:
+        secret = secrets.get(str(data.get("fingerprint")))
+        if secret is None:
+            continue
+        raw = data.get("database")
+        target = None if not isinstance(raw, Mapping) else DatabaseTarget(
+            raw.get("engine"), raw.get("host"), int(raw["port"]) if raw.get("port") else None, raw.get("user"),
+            raw.get("database"), str(raw.get("found_in") or ""))
+        item = Classified(secret, str(data.get("category") or OTHER), target, str(data.get("reason") or ""))
+        known = best.get(secret.fingerprint)
+        fuller = target is not None and (known is None or known.database is None
+                                         or _score(target) > _score(known.database))
+        if known is None or fuller:
+            best[secret.fingerprint] = item
+    return [best.get(s.fingerprint) or Classified(s, OTHER, reason="no host classified it") for s in plan.secrets]
 
 
 def classify_plan(plan: Plan, read: Callable[[str], bytes]) -> list[Classified]:

@@ -18,12 +18,12 @@ wave. Nothing here holds a value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from migrator.config import Config
 from migrator.plan.models import Plan, PlannedSecret, ReferenceStyle
-from migrator.rotate.classify import DATABASE, POSTGRESQL, DatabaseTarget, classify_plan
+from migrator.rotate.classify import DATABASE, POSTGRESQL, Classified, DatabaseTarget, classify_plan
 from migrator.rotate.settings import REST, DatabaseSettings, RotationSettings
 
 STATIC, DYNAMIC, AWS_STAGED, TRACK = "static", "dynamic", "aws-staged", "track"
@@ -75,18 +75,24 @@ def rotation_items(plan: Plan, settings: RotationSettings, config: Config,
                    read: Callable[[str], bytes]) -> list[RotationItem]:
     """Every secret of ``plan``, classified and put in its wave; ``read(path)`` gives a planned
     file's current bytes."""
+    return decide_items(plan, settings, config, classify_plan(plan, read))
+
+
+def decide_items(plan: Plan, settings: RotationSettings, config: Config,
+                 classified: Sequence[Classified]) -> list[RotationItem]:
+    """Each classified secret's mode and wave (``classified``: from this machine's files, or
+    merged from a fleet's hosts by :func:`migrator.rotate.classify.merge_classified`)."""
     hosts = sorted({o.host for s in plan.secrets for o in s.occurrences})
     order = settings.wave_names(hosts)
     types = {name: str(s.get("type", "vault")) for name, s in config.backends.items()}
     items = []
     claimed: dict[tuple[str, str], str] = {}
-    for classified in classify_plan(plan, read):
-        secret = classified.secret
+    for one in classified:
+        secret = one.secret
         secret_hosts = tuple(sorted({o.host for o in secret.occurrences}))
         waves = [settings.wave_of(h, hosts) for h in secret_hosts] or [REST]
         wave = max(waves, key=order.index)
-        item = RotationItem(secret, classified.category, classified.reason, TRACK, wave, secret_hosts,
-                            classified.database)
+        item = RotationItem(secret, one.category, one.reason, TRACK, wave, secret_hosts, one.database)
         item = _decide(item, settings, types, claimed)
         items.append(item)
     return items

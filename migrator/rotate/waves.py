@@ -109,10 +109,12 @@ class _Switched:
     expect: list[tuple[str, str]] = field(default_factory=list)  # (path, text it must hold after)
 
 
-Locate = Callable[[Occurrence], tuple[str, str]]
+# An occurrence's file: (the path it is read and written at, its path on its host), or None
+# when it is not reachable here (another host's, in a fleet run's per-host step).
+Locate = Callable[[Occurrence], tuple[str, str] | None]
 
 
-def local_place(occurrence: Occurrence) -> tuple[str, str]:
+def local_place(occurrence: Occurrence) -> tuple[str, str] | None:
     """On this machine a file is read where its host (this one) has it."""
     path = os.path.abspath(occurrence.file)
     return path, path
@@ -124,7 +126,8 @@ class Rotator:
 
     def __init__(self, settings: RotationSettings, backends: Mapping[str, Backend], journal: Journal,
                  mounts: Mapping[str, KvMount], default_backend: str, files: FileAccess = LOCAL_FILES,
-                 locate: Locate = local_place, timeout: float = 5.0) -> None:
+                 locate: Locate = local_place, timeout: float = 5.0,
+                 rotations: Callable[[], Mapping[str, RotationRecord]] | None = None) -> None:
         self.settings = settings
         self.backends = backends
         self.journal = journal
@@ -133,6 +136,9 @@ class Rotator:
         self.files = files
         self.locate = locate
         self.timeout = timeout
+        # Where each secret stands: the journal's own records, or (a fleet's per-host steps, whose
+        # journals are per host) the controller journal's, read without its lock.
+        self.rotations = rotations or journal.rotations
         vault = backends[settings.vault]
         if not isinstance(vault, VaultBackend):
             raise RotationError(settings.vault, "rotation needs a Vault / OpenBao backend")
@@ -153,7 +159,7 @@ class Rotator:
         done: list[RotationItem] = []
         for item in items:
             mode = self._mode(item)
-            skipped = self._skip(action, item, mode)
+            skipped = self._skip(action, item, mode) if steps[0] == VAULT else self._not_ready(action, item, mode)
             if skipped is not None:
                 result.outcomes.append(skipped)
                 continue
@@ -165,20 +171,24 @@ class Rotator:
                 result.outcomes.append(SecretOutcome(str(item.secret.ref), mode, "failed", reason))
                 self.journal.event(run_id, "secret failed", str(item.secret.ref))
                 result.failed = True
-                if action != ROLLBACK:
+                if action != ROLLBACK and tuple(steps) == STEPS:
                     self._take_back(item, mode, run_id, result, rolled_back=False)
                 break
             result.outcomes.append(self._outcome(action, item, mode, steps))
             done.append(item)
         if result.failed and action != ROLLBACK:
             for item in reversed(done):
-                self._take_back(item, KV if action == ENABLE else STATIC, run_id, result)
+                if tuple(steps) == STEPS:
+                    self._take_back(item, KV if action == ENABLE else STATIC, run_id, result)
+                elif tuple(steps) == (VAULT,):
+                    self._undo_vault(action, item, run_id, result)
+                # A fleet's references step on one host: the playbook rolls the wave back.
         self.journal.finish_run(run_id, "failed" if result.failed else "done")
         result.seconds = time.perf_counter() - started
         return result
 
     def _mode(self, item: RotationItem) -> str:
-        record = self.journal.rotations().get(item.secret.fingerprint)
+        record = self.rotations().get(item.secret.fingerprint)
         return record.mode if record else KV
 
     def _skip(self, action: str, item: RotationItem, mode: str) -> SecretOutcome | None:
@@ -207,6 +217,47 @@ class Rotator:
                 return SecretOutcome(ref, mode, "skipped", "Secrets Manager keeps the previous value as AWSPREVIOUS")
             return None
         raise RotationError(action, "unknown rotation action (enable, dynamic, rollback)")
+
+    def _not_ready(self, action: str, item: RotationItem, mode: str) -> SecretOutcome | None:
+        """For a run of the later steps alone (a fleet's hosts, after the vault step): why
+        ``item`` has nothing to do (None: the vault step left it ready)."""
+        ref = str(item.secret.ref)
+        if item.mode == TRACK:
+            return SecretOutcome(ref, TRACK, "skipped", item.blocked)
+        if item.mode == AWS_STAGED:
+            return SecretOutcome(ref, mode, "skipped", "Secrets Manager references do not change")
+        ready = {ENABLE: (STATIC,), GO_DYNAMIC: (DYNAMIC,), ROLLBACK: (STATIC, DYNAMIC)}.get(action)
+        if ready is None:
+            raise RotationError(action, "unknown rotation action (enable, dynamic, rollback)")
+        if action == GO_DYNAMIC and item.dynamic_blocked:
+            return SecretOutcome(ref, mode, "skipped", item.dynamic_blocked)
+        if mode not in ready:
+            return SecretOutcome(ref, mode, "skipped", f"{mode}: the vault step has not made it {ready[0]}")
+        return None
+
+    def _undo_vault(self, action: str, item: RotationItem, run_id: str, result: WaveResult) -> None:
+        """Undo a vault step no reference follows yet: a takeover's old password put back (it is
+        still in KV) and the static role removed; a dynamic role's leases revoked and the role
+        removed."""
+        try:
+            if action == ENABLE and item.mode == STATIC:
+                assert item.target is not None and item.target.user
+                admin_user, admin_password = self._admin(item)
+                old = self._kv_value(item)
+                self.engine.delete_static_role(item.static_role)
+                with self._admin_session(item, admin_user, admin_password) as admin:
+                    admin.set_password(item.target.user, old)
+                self.journal.record_rotation(run_id, self._record(item, KV))
+            elif action == GO_DYNAMIC:
+                self.engine.revoke_leases(item.dynamic_role)
+                self.engine.delete_role(item.dynamic_role)
+                self.journal.record_rotation(run_id, self._record(item, STATIC))
+            else:
+                return
+            result.rolled_back.append(str(item.secret.ref))
+        except (RotationError, BackendError, OSError) as exc:
+            result.outcomes.append(SecretOutcome(str(item.secret.ref), self._mode(item), "failed",
+                                                 f"rolling back: {exc}"))
 
     def _outcome(self, action: str, item: RotationItem, mode: str, steps: Sequence[str]) -> SecretOutcome:
         ref, partly = str(item.secret.ref), "" if tuple(steps) == STEPS else f" ({', '.join(steps)})"
@@ -381,8 +432,9 @@ class Rotator:
             by_file.setdefault(occurrence.file, []).append(occurrence)
         places = []
         for occurrences in by_file.values():
-            access, host_path = self.locate(occurrences[0])
-            places.append(_Place(access, host_path, occurrences[0].style, tuple(occurrences)))
+            where = self.locate(occurrences[0])
+            if where is not None:
+                places.append(_Place(where[0], where[1], occurrences[0].style, tuple(occurrences)))
         return places
 
     def _switch(self, item: RotationItem, switch: Switch, username: str = "", back: bool = False) -> _Switched:
@@ -397,6 +449,8 @@ class Rotator:
                     raise SwitchError(f"{where}: a deploy-time lookup cannot follow a dynamic user")
                 data = self._read(place.access)
                 text, count = replace_lookups(data.decode("utf-8"), flow)
+                if not count and replace_lookups(text, flow.reversed())[1] >= len(place.occurrences):
+                    continue  # switched already
                 self._need(count, len(place.occurrences), where, "lookup")
                 self._add(out, place.access, data, text.encode("utf-8"))
                 out.expect.append((place.access, flow.lookups(flow.new)[0] if count else ""))
@@ -410,6 +464,8 @@ class Rotator:
             template, config = read[template_path], read[config_path]
             if isinstance(template, bytes):
                 text, count = replace_actions(template.decode("utf-8"), flow)
+                if not count and replace_actions(text, flow.reversed())[1] >= len(place.occurrences):
+                    continue  # switched already
                 self._need(count, len(place.occurrences), where, "agent template action")
                 if username:
                     text = self._username(place, text, switch, username, back)
@@ -417,6 +473,8 @@ class Rotator:
                 out.expect.append((template_path, flow.action_prefix(flow.new)))
             elif isinstance(config, bytes) and place.style == ReferenceStyle.AGENT_ENV:
                 text, count = replace_actions(config.decode("utf-8"), flow, hcl=True)
+                if not count and replace_actions(text, flow.reversed(), hcl=True)[1] >= len(place.occurrences):
+                    continue  # switched already
                 self._need(count, len(place.occurrences), where, "env_template action")
                 if username:
                     text = self._env_username(place, text, switch, username, back)

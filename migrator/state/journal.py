@@ -303,6 +303,27 @@ class Journal:
         yield from self.db.execute("SELECT at, what, item FROM events WHERE run_id=? ORDER BY seq", (run_id,))
 
 
+def read_rotations(state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR) -> dict[str, RotationRecord]:
+    """The ``rotations`` records of the journal in ``state_dir``, read without taking its run lock
+    (a fleet's per-host steps read where each secret stands while the controller's journal is
+    theirs to read, not to write); empty when there is no journal yet."""
+    path = Path(state_dir) / JOURNAL_NAME
+    if not path.exists():
+        return {}
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = db.execute("SELECT fingerprint, backend, path, field, mode, connection, static_role, "
+                              "dynamic_role, username, wave, updated FROM rotations").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        if "no such table" in str(exc):
+            return {}
+        raise JournalError(f"{path}: cannot read the rotation records ({exc})") from None
+    return {row[0]: RotationRecord(*row) for row in rows}
+
+
 def _file_record(row: Any) -> FileRecord:
     return FileRecord(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])),
                       tuple(json.loads(row[5])), row[6], row[7])
