@@ -134,6 +134,9 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     # A second enable changes nothing.
     again = run(cli, vault_env, tmp, "rotate", "enable", "plan.json", "--wave", "all", "--state-dir", "state", *config)
     assert "already static" in again
+    status = run(cli, vault_env, tmp, "rotate", "status", "plan.json", "--state-dir", "state", *config)
+    assert status.count(" static ") == 3 and status.count(" 0d ") == 3, status
+    assert "3 rotating (100%)" in status and "0 older than 90 days" in status
 
     # -- dynamic: a user per lease, with the static user's grants -----------------------------------------
     outputs.append(run(cli, vault_env, tmp, "rotate", "dynamic", "plan.json", "--wave", "all", "--state-dir", "state",

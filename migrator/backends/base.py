@@ -92,13 +92,14 @@ class StoredSecret:
     (Vault custom_metadata or AWS tags, vaultshift's per-field keys included), the current
     ``version`` (KV v2 version; for AWS, vaultshift's version counter), and whether the secret is
     ``deleted`` (a soft-deleted Vault version, an AWS secret scheduled for deletion: then
-    ``fields`` is empty). Its repr names the fields, never their values."""
+    ``fields`` is empty), and when that version was ``created``. Its repr names the fields, never their values."""
 
     path: str
     fields: dict[str, str]
     metadata: dict[str, str]
     version: int
     deleted: bool = False
+    created: float | None = None  # when the current version was written (epoch seconds), when the store says
 
     def __repr__(self) -> str:
         return (f"StoredSecret(path={self.path!r}, fields={sorted(self.fields)!r}, version={self.version}, "

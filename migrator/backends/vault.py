@@ -256,7 +256,8 @@ class VaultBackend(Backend):
                                     f"the field holds a JSON {type(value).__name__}, not a string")
             fields[key] = value
         custom = {str(k): str(v) for k, v in (meta.get("custom_metadata") or {}).items()}
-        return StoredSecret(path, fields, custom, int(meta.get("version") or 0), deleted=raw is None)
+        return StoredSecret(path, fields, custom, int(meta.get("version") or 0), deleted=raw is None,
+                            created=rfc3339(meta.get("created_time")))
 
     def _put(self, path: str, fields: dict[str, str], previous: StoredSecret | None,
              set_metadata: Mapping[str, str], remove_metadata: Collection[str]) -> int:
@@ -368,6 +369,21 @@ class VaultBackend(Backend):
         if isinstance(exc, BadURL):
             return BackendError(name, operation, path, f"addr {self.addr!r} is not a valid URL")
         return None
+
+
+def rfc3339(text: Any) -> float | None:
+    """Epoch seconds of a Vault timestamp (``2026-11-28T07:14:15.123456789Z``), None when absent."""
+    if not isinstance(text, str) or not text:
+        return None
+    import datetime
+
+    head, _, rest = text.rstrip("Z").partition(".")
+    try:
+        moment = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+    fraction = float(f"0.{rest[:6]}") if rest[:6].isdigit() else 0.0
+    return moment.timestamp() + fraction
 
 
 def _server_reason(exc: hvac.exceptions.VaultError) -> str:

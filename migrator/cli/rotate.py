@@ -144,17 +144,38 @@ def report(result: WaveResult) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    """Each secret's wave, mode and age; then the counts a migration lead tracks: how many are
+    under rotation, how many are tracked only, how many are older than 90 days."""
+    from migrator.backends import backends_from_config
+    from migrator.backends.vault import VaultBackend
     from migrator.config import load_config
     from migrator.plan import planfile
-    from migrator.state.journal import Journal
+    from migrator.rotate.age import MAX_AGE_DAYS, secret_age
+    from migrator.rotate.database import DatabaseEngine
+    from migrator.state.journal import read_rotations
 
     plan = planfile.load(args.plan)
     config = load_config(args.config)
-    _, items = load_items(plan, config)
-    with Journal(args.state_dir) as journal:
-        states = journal.rotations()
+    settings, items = load_items(plan, config)
+    states = read_rotations(args.state_dir)
+    backends = backends_from_config(config)
+    vault = backends.get(settings.vault)
+    engine = DatabaseEngine(vault, settings.mount) if isinstance(vault, VaultBackend) else None
+    rows = []
     for item in items:
         state = states.get(item.secret.fingerprint)
         mode = state.mode if state else ("kv" if item.mode != "track" else "track")
-        print(f"{item.wave:<10} {item.secret.ref!s:<40} {mode:<10} {item.category}")
+        age = secret_age(item, state, backends, engine)
+        shown = "?" if age.days is None else f"{age.days:.0f}d" + (" OLD" if age.too_old else "")
+        rows.append((item, mode, age))
+        print(f"{item.wave:<10} {item.secret.ref!s:<40} {mode:<10} {shown:<8} {item.category}"
+              + (f"  ({age.note})" if age.note else ""))
+    rotating = sum(mode in ("static", "dynamic", "aws-staged") for _, mode, _ in rows)
+    old = sum(age.too_old for _, _, age in rows)
+    unknown = sum(age.days is None for _, _, age in rows)
+    print(f"{len(rows)} secrets: {rotating} rotating ({100 * rotating / max(len(rows), 1):.0f}%), "
+          f"{sum(m == 'dynamic' for _, m, _ in rows)} dynamic, {sum(m == 'track' for _, m, _ in rows)} tracked only; "
+          f"{old} older than {MAX_AGE_DAYS} days, {unknown} of unknown age", file=sys.stderr)
+    for backend in backends.values():
+        backend.close()
     return EXIT_CLEAN
