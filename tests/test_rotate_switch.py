@@ -69,9 +69,9 @@ def test_a_username_becomes_an_action_at_its_own_place() -> None:
     action = '{{ with secret "database/creds/r" }}{{ .Data.username }}{{ end }}'
     done = template_username(live, live.index("user = app") + 7, "app", template, action, "app.ini")
     assert done == template.replace("user = app", f"user = {action}")
-    with pytest.raises(SwitchError, match="app.ini: cannot find the username's place"):
+    with pytest.raises(SwitchError, match=r"app\.ini: cannot find the username's place"):
         template_username(live, 3, "app", template, action, "app.ini")
-    with pytest.raises(SwitchError, match="app.ini: the username"):
+    with pytest.raises(SwitchError, match=r"app\.ini: the username"):
         template_username(live, 0, 'a"b', template, action, "app.ini")
 
 
@@ -84,6 +84,7 @@ def test_env_template_contents_round_trip() -> None:
     config = ('env_template "DATABASE_URL" {\n  contents             = '
               + hcl_string('postgresql://app:{{ with secret "x" }}{{ .Data.data.p }}{{ end }}@db/app') + "\n}\n")
     start, end, contents = env_template_of(config, "DATABASE_URL")
+    assert config[start] == config[end - 1] == '"'
     assert contents.startswith("postgresql://app:{{ with secret \"x\" }}")
     assert with_env_template(config, "DATABASE_URL", contents) == config
     with pytest.raises(SwitchError, match="no env_template for OTHER"):
