@@ -352,6 +352,9 @@ class Rotator:
         old = self._kv_value(item)
         with self._admin_session(item, admin_user, admin_password) as admin:
             admin.check_can_manage(user)
+        owner = self.engine.managed_by(user, database.name)
+        if owner is not None and owner != role:
+            raise RotationError(where, f"user {user} of {database.name} is already managed by static role {owner}")
         if not can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout):
             raise RotationError(where, f"the stored password does not log in as {user} on {database.name}: "
                                        "fix the stored value first")
