@@ -112,8 +112,13 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     assert modes[s.users["ops"][0]][1], "a lookup-referenced credential cannot go dynamic"
 
     # -- static rotation: the old passwords refused, the references render the new ones --------------
+    # An application's pooled connection, opened with the old password, keeps serving across the
+    # switch (PostgreSQL checks a password at login only): its requests do not fail.
+    pooled = pg.connect(*s.users["shop"])
     outputs.append(run(cli, vault_env, tmp, "rotate", "enable", "plan.json", "--wave", "all", "--state-dir", "state",
                        *config))
+    assert pooled.execute(f"SELECT count(*) FROM orders_{s.tag}").fetchone() == (0,)
+    pooled.close()
     for user, password in s.users.values():
         assert not logs_in(pg, user, password), user
     shop_user, _ = s.users["shop"]
