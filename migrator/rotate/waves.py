@@ -145,6 +145,11 @@ class Rotator:
         self.vault = vault
         self.engine = DatabaseEngine(vault, settings.mount)
         self._enabled = False
+        # Per run, per database: the admin's credentials (memory only), one admin session, and
+        # whether the connection is registered in the engine this run. Dropped when the run ends.
+        self._admins: dict[str, tuple[str, str]] = {}
+        self._sessions: dict[str, PostgresAdmin] = {}
+        self._registered: set[str] = set()
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self, action: str, items: Sequence[RotationItem], wave: str,
@@ -153,6 +158,20 @@ class Rotator:
         one at a time: the Ansible collection, whose ``references`` step runs on each host). The
         first failure takes the item back to where it stood, then every item the run had done
         (the rollback's own steps), and stops."""
+        try:
+            return self._run(action, items, wave, steps)
+        finally:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """End the run's admin sessions and forget the admin credentials."""
+        for session in self._sessions.values():
+            session.__exit__(None, None, None)
+        self._sessions.clear()
+        self._admins.clear()
+        self._registered.clear()
+
+    def _run(self, action: str, items: Sequence[RotationItem], wave: str, steps: Sequence[str]) -> WaveResult:
         started = time.perf_counter()
         run_id = self.journal.start_run("rotate", f"{action}:{wave}:{'+'.join(steps)}")
         result = WaveResult(run_id, action, wave)
@@ -360,7 +379,9 @@ class Rotator:
                                        "fix the stored value first")
         self._switch(item, Switch(item.secret.ref, self._static_ref(item), self.mounts, self.default_backend))
         self._enable_engine()
-        self.engine.register(database.name, reach, admin_user, admin_password, tls=database.tls)
+        if database.name not in self._registered:
+            self.engine.register(database.name, reach, admin_user, admin_password, tls=database.tls)
+            self._registered.add(database.name)
         self.engine.take_over(role, database.name, user, self.settings.rotation_period)
         try:
             new = self.engine.static_credentials(role)
@@ -564,12 +585,15 @@ class Rotator:
 
     def _admin(self, item: RotationItem) -> tuple[str, str]:
         assert item.database is not None
+        if item.database.name in self._admins:
+            return self._admins[item.database.name]
         stored = self.vault.read_secret(item.database.admin)
         fields = stored.fields if stored is not None and not stored.deleted else {}
         if not fields.get("username") or not fields.get("password"):
             raise RotationError(item.database.name, f"the admin credentials at {self.vault.name}:"
                                                     f"{item.database.admin} need fields username and password")
-        return fields["username"], fields["password"]
+        self._admins[item.database.name] = (fields["username"], fields["password"])
+        return self._admins[item.database.name]
 
     def _kv_value(self, item: RotationItem) -> str:
         value = self.backends[item.secret.ref.backend].read(item.secret.ref)
@@ -579,10 +603,19 @@ class Rotator:
 
     @contextmanager
     def _admin_session(self, item: RotationItem, user: str, password: str) -> Iterator[PostgresAdmin]:
+        """The run's admin session to ``item``'s database (opened on first use, or again after
+        a failure broke it; closed when the run ends)."""
         assert item.database is not None and item.target is not None
-        with PostgresAdmin(item.database.reached_at(item.target), user, password, tls=item.database.tls,
-                           timeout=self.timeout) as admin:
-            yield admin
+        name = item.database.name
+        if name not in self._sessions:
+            admin = PostgresAdmin(item.database.reached_at(item.target), user, password, tls=item.database.tls,
+                                  timeout=self.timeout)
+            self._sessions[name] = admin.__enter__()
+        try:
+            yield self._sessions[name]
+        except (RotationError, OSError):
+            self._sessions.pop(name).__exit__(None, None, None)
+            raise
 
     def _record(self, item: RotationItem, mode: str) -> RotationRecord:
         ref = item.secret.ref
