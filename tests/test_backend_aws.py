@@ -12,9 +12,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from servers import MotoServer, free_port, make_value, moto_server
@@ -29,9 +29,10 @@ from migrator.backends import (
     Unavailable,
     make_backend,
 )
-from migrator.backends.aws import AwsBackend
+from migrator.backends.aws import VERSION_TOKEN, AwsBackend
 from migrator.plan.models import SecretRef
 
+T = TypeVar("T")
 META = {"source": "web01:/etc/app/config.yml", "first_seen": "2026-01-05T10:00:00Z",
         "fingerprint": "hmac-sha256:0123456789abcdef0123456789abcdef"}
 
@@ -210,6 +211,79 @@ def test_concurrent_writers_of_one_path_lose_nothing(moto: MotoServer, aws_env: 
     stored = make_backend("check", moto.settings(prefix=prefix)).read_secret("apps/shared")
     assert stored is not None
     assert stored.fields == {"f": "0", **{f"f{n}_{i}": f"value-{n}-{i}" for n in range(3) for i in range(4)}}
+
+
+def token(n: int) -> str:
+    return VERSION_TOKEN.format(n)
+
+
+def leave_unstaged(moto: MotoServer, name: str, number: int, fields: dict[str, str]) -> None:
+    """Version ``number`` made and left without a stage, as a staged rotation that failed leaves it."""
+    client = moto.client()
+    client.put_secret_value(SecretId=name, SecretString=json.dumps(fields), ClientRequestToken=token(number),
+                            VersionStages=["AWSPENDING"])
+    client.update_secret_version_stage(SecretId=name, VersionStage="AWSPENDING", RemoveFromVersionId=token(number))
+
+
+def staged(moto: MotoServer, name: str) -> dict[str, list[str]]:
+    """Every version of ``name`` and its stages (unstaged ones too)."""
+    return {v["VersionId"]: sorted(v["VersionStages"])
+            for v in moto.client().list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]}
+
+
+def test_a_version_that_never_became_current_is_numbered_past(moto: MotoServer, aws: AwsBackend, prefix: str):
+    name, ref = f"{prefix}apps/gap", SecretRef("aws", "apps/gap", "key")
+    first, orphan, second = make_value(), "orphan-" + make_value(), make_value()
+    assert aws.write(ref, first) == 1
+    leave_unstaged(moto, name, 2, {"key": orphan})
+    assert aws.write(ref, second, cas=1) == 3  # the check-and-set is on AWSCURRENT, still version 1
+    assert staged(moto, name) == {token(1): ["AWSPREVIOUS"], token(2): [], token(3): ["AWSCURRENT"]}
+    unstaged = aws.read_secret("apps/gap", version=2)
+    assert aws.read(ref) == second and unstaged is not None and unstaged.fields == {"key": orphan}
+    assert aws.write(SecretRef("aws", "apps/gap", "user"), "svc") == 4
+    with pytest.raises(CasMismatch):
+        aws.write(ref, make_value(), cas=3)  # an old version is still refused
+    assert aws.next_version("apps/gap", 4) == 5
+
+
+class RepeatingAws(AwsBackend):
+    """A real backend that sends every write twice, as the backend's retry does when a reply is
+    lost after the write was done: the second request carries the same token and the same content."""
+
+    def _call(self, operation: str, path: str, fn: Callable[[Any], T], values: Collection[str] = ()) -> T:
+        result = super()._call(operation, path, fn, values)
+        return super()._call(operation, path, fn, values) if operation == "write" else result
+
+
+def test_a_repeated_write_is_the_same_version(moto: MotoServer, aws_env: dict[str, str], prefix: str):
+    repeating = RepeatingAws.from_settings("aws", moto.settings(prefix=prefix))
+    name, ref = f"{prefix}apps/again", SecretRef("aws", "apps/again", "key")
+    assert repeating.write(ref, make_value()) == 1
+    assert repeating.write(ref, make_value()) == 2
+    leave_unstaged(moto, name, 3, {"key": make_value()})
+    value = make_value()
+    assert repeating.write(ref, value) == 4  # numbered past 3; the repeated request is idempotent
+    assert staged(moto, name) == {token(1): [], token(2): ["AWSPREVIOUS"], token(3): [], token(4): ["AWSCURRENT"]}
+    assert repeating.read(ref) == value
+
+
+def test_a_writer_that_loses_the_race_past_an_unstaged_version_merges_again(moto: MotoServer,
+                                                                           aws_env: dict[str, str], prefix: str):
+    racing = RacingAws.from_settings("aws", moto.settings(prefix=prefix))
+    assert isinstance(racing, RacingAws)
+    racing.rival = AwsBackend.from_settings("rival", moto.settings(prefix=prefix))
+    name = f"{prefix}apps/race"
+    racing.raced = True
+    racing.write(SecretRef("aws", "apps/race", "first"), "1")
+    leave_unstaged(moto, name, 2, {"first": "0"})
+    racing.raced = False
+    # The rival, in between, finds version 2 taken, AWSCURRENT still on 1: it writes version 3. This
+    # writer then finds version 2 taken and AWSCURRENT on 3: a lost race, merged again as version 4.
+    assert racing.write(SecretRef("aws", "apps/race", "second"), "2") == 4
+    stored = racing.read_secret("apps/race")
+    assert stored is not None and stored.fields.keys() == {"first", "second", "rival_field"}  # nothing lost
+    assert (stored.fields["first"], stored.fields["second"]) == ("1", "2")
+    assert staged(moto, name) == {token(1): [], token(2): [], token(3): ["AWSPREVIOUS"], token(4): ["AWSCURRENT"]}
 
 
 # ---- delete and list -------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def test_approle_settings():
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    ({"type": "consul"}, "backend 'b': unknown type 'consul' (use vault or aws)"),
+    ({"type": "consul"}, "backend 'b': unknown type 'consul' (use vault or aws or vault-database)"),
     ({"namspace": "x"}, "backend 'b': namspace: unknown setting (known: addr, auth, ca_cert, "),
     ({"timeout": "fast"}, "backend 'b': timeout: expected a number, not str"),
     ({"timeout": 0}, "backend 'b': timeout: must be more than 0 seconds"),

@@ -9,9 +9,19 @@ Versions and check-and-set: Secrets Manager has no conditional write, but a vers
 ClientRequestToken can never be reused for different content. vaultshift names version *n* of a
 secret ``vaultshift-version-<n, 20 digits>``, so two writers that both read version *n* both
 try to create version *n+1*: one wins, the other gets ResourceExistsException, which is
-:class:`CasMismatch` (and a retried request that did succeed is recognised as idempotent). For
-a secret last written by another tool (a UUID version id) *n* is counted from its versions.
-Writes by other tools themselves are not conditional: they can overwrite concurrently.
+:class:`CasMismatch` (a retried request with the same token and the same content is AWS's
+idempotent retry, and succeeds). A version can also be taken without becoming current: a staged
+rotation that failed leaves its version with no stage. So when *n+1* is taken while AWSCURRENT
+is still on version *n*, the write is numbered past the highest number vaultshift has used on
+the secret instead (one listing of the versions, then the write again); when AWSCURRENT moved,
+it is :class:`CasMismatch`. For a secret last written by another tool (a UUID version id) *n* is
+counted from its versions. Writes by other tools themselves are not conditional: they can
+overwrite concurrently.
+
+Beside the :class:`Backend` interface, staged rotation (migrator/rotate/aws_staged.py) uses
+:meth:`AwsBackend.call` (the boto3 client with the backend's retries and value-free errors),
+:meth:`~AwsBackend.read_stage`, :meth:`~AwsBackend.describe`, :meth:`~AwsBackend.list_versions`,
+:meth:`~AwsBackend.version_of`, :meth:`~AwsBackend.next_version` and :meth:`~AwsBackend.update_tags`.
 
 ``read_secret(path, version=n)`` reads the version whose VersionId is ``vaultshift-version-<n>``
 (with the secret's current tags as metadata; a secret scheduled for deletion is ``deleted``). A
@@ -40,6 +50,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
@@ -70,6 +81,7 @@ _XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 CURRENT = "AWSCURRENT"
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 T = TypeVar("T")
+log = logging.getLogger("migrator.backends")
 
 _AUTH_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
                          "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken",
@@ -105,6 +117,30 @@ def version_number(version_id: str) -> int | None:
     """The number vaultshift gave a version (None for an id another tool chose)."""
     match = _VERSION.match(version_id)
     return int(match.group(1)) if match else None
+
+
+def _counted(version_ids: Collection[str]) -> int:
+    """The number of a current version another tool wrote: as many as the versions AWS keeps, and
+    at least one more than any vaultshift version among them."""
+    ours = [n for n in map(version_number, version_ids) if n is not None]
+    return max([len(version_ids), *(n + 1 for n in ours)])
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class StagedVersion:
+    """One version of a secret, as read at a stage: its VersionId and its fields. Its repr names
+    the fields, never their values."""
+
+    version_id: str
+    fields: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"StagedVersion(version_id={self.version_id!r}, fields={sorted(self.fields)!r})"
+
+    @property
+    def number(self) -> int | None:
+        """The number vaultshift gave the version (None for a VersionId another tool chose)."""
+        return version_number(self.version_id)
 
 
 class AwsBackend(Backend):
@@ -164,16 +200,33 @@ class AwsBackend(Backend):
             self._client = self._request(operation, path, create)
         return self._client
 
+    def call(self, operation: str, path: str, fn: Callable[[Any], T], values: Collection[str] = ()) -> T:
+        """``fn`` with this backend's boto3 Secrets Manager client, for what the KV-like interface
+        does not cover (staged rotation): its retries, and its failures as one-line
+        :class:`BackendError` s naming ``operation`` and ``path`` (``values`` withheld from any
+        server message)."""
+        return self._call(operation, path, fn, values)
+
     def _call(self, operation: str, path: str, fn: Callable[[Any], T], values: Collection[str] = ()) -> T:
         client = self._connect(operation, path)
         return self._request(operation, path, lambda: fn(client), values)
 
+    def secret_name(self, path: str) -> str:
+        """The name of the secret that holds ``path`` (the backend's prefix, then the path)."""
+        return self._name(path)
+
     def _name(self, path: str) -> str:
         return self.prefix + path
 
-    # ---- the primitives ------------------------------------------------------------------------
+    # ---- beyond the Backend interface: stages, versions, tags ----------------------------------
 
-    def _get(self, path: str, version: int | None = None) -> StoredSecret | None:
+    def describe(self, path: str) -> dict[str, Any] | None:
+        """DescribeSecret for ``path`` (stages, tags, dates; no value); None when there is no such
+        secret."""
+        self._check(path, "read")
+        return self._describe(path)
+
+    def _describe(self, path: str) -> dict[str, Any] | None:
         name = self._name(path)
 
         def describe(client: Any) -> dict[str, Any] | None:
@@ -185,10 +238,83 @@ class AwsBackend(Backend):
                     return None
                 raise
 
-        info = self._call("read", path, describe)
+        return self._call("read", path, describe)
+
+    def read_stage(self, path: str, stage: str) -> StagedVersion | None:
+        """The version of the secret at ``path`` that holds ``stage`` (``AWSCURRENT``, ``AWSPENDING``,
+        ...), asked for by stage; None when the secret or the stage is absent. A version that is not
+        a JSON object of string fields is :class:`InvalidSecret`."""
+        self._check(path, "read")
+        name = self._name(path)
+
+        def value(client: Any) -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] = client.get_secret_value(SecretId=name, VersionStage=stage)
+                return result
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) == "ResourceNotFoundException":
+                    return None
+                raise
+
+        found = self._call("read", path, value)
+        if found is None:
+            return None
+        return StagedVersion(str(found.get("VersionId") or ""), self._fields(path, found))
+
+    def list_versions(self, path: str) -> builtins.list[dict[str, Any]]:
+        """Every version AWS keeps of the secret at ``path``, deprecated ones (no stage) included, as
+        ListSecretVersionIds gives them (``VersionId``, ``VersionStages``, ``CreatedDate``; no value)."""
+        self._check(path, "read")
+        return self._versions("read", path)
+
+    def _versions(self, operation: str, path: str) -> builtins.list[dict[str, Any]]:
+        name = self._name(path)
+
+        def versions(client: Any) -> builtins.list[dict[str, Any]]:
+            found: builtins.list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
+            while True:
+                page = client.list_secret_version_ids(**kwargs)
+                found.extend(page.get("Versions") or [])
+                if not page.get("NextToken"):
+                    return found
+                kwargs["NextToken"] = page["NextToken"]
+
+        return self._call(operation, path, versions)
+
+    def version_of(self, path: str, version_id: str) -> int:
+        """The number of the version ``version_id`` of the secret at ``path``: vaultshift's own,
+        else counted (as :meth:`read_secret` numbers a current version another tool wrote)."""
+        self._check(path, "read")
+        return self._number(path, version_id)
+
+    def next_version(self, path: str, current: int) -> int:
+        """The number for a new version of the secret at ``path`` whose current version is
+        ``current``: past it and past every version vaultshift numbered (a version that never
+        became current, as a failed rotation leaves it, still holds its token)."""
+        self._check(path, "read")
+        return max([current, *self._ours(self._version_ids(path))]) + 1
+
+    def update_tags(self, path: str, set_tags: Mapping[str, str], remove_tags: Collection[str] = (),
+                    current_tags: Mapping[str, str] | None = None) -> None:
+        """Set and remove tags of the secret at ``path``, leaving the others alone, within Secrets
+        Manager's limits (``current_tags``: the tags it has, when the caller just described it)."""
+        self._check(path, "write metadata")
+        if current_tags is None:
+            info = self._describe(path)
+            if info is None:
+                raise NotFound(self.name, "write metadata", path, "no such secret")
+            current_tags = _metadata(info)
+        self._patch_metadata(path, StoredSecret(path, {}, dict(current_tags), 0), set_tags, remove_tags)
+
+    # ---- the primitives ------------------------------------------------------------------------
+
+    def _get(self, path: str, version: int | None = None) -> StoredSecret | None:
+        name = self._name(path)
+        info = self._describe(path)
         if info is None:
             return None
-        tags = {t["Key"]: t.get("Value", "") for t in info.get("Tags") or [] if not t["Key"].startswith("aws:")}
+        tags = _metadata(info)
         stages: dict[str, list[str]] = info.get("VersionIdsToStages") or {}
         current_id = next((vid for vid, names in stages.items() if CURRENT in names), None)
         if info.get("DeletedDate") is not None:
@@ -265,25 +391,16 @@ class AwsBackend(Backend):
         number = version_number(version_id)
         if number is not None:
             return number
-        ids = self._version_ids(path)
-        ours = [n for n in (version_number(i) for i in ids) if n is not None]
-        return max([len(ids), *(n + 1 for n in ours)])
+        return _counted(self._version_ids(path))
 
     def _version_ids(self, path: str) -> builtins.list[str]:
         """The VersionIds AWS keeps for the secret at ``path`` (deprecated ones included)."""
-        name = self._name(path)
+        return [str(v["VersionId"]) for v in self._versions("read", path)]
 
-        def versions(client: Any) -> builtins.list[str]:
-            ids: builtins.list[str] = []
-            kwargs: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
-            while True:
-                page = client.list_secret_version_ids(**kwargs)
-                ids.extend(v["VersionId"] for v in page.get("Versions") or [])
-                if not page.get("NextToken"):
-                    return ids
-                kwargs["NextToken"] = page["NextToken"]
-
-        return self._call("read", path, versions)
+    @staticmethod
+    def _ours(version_ids: Collection[str]) -> builtins.list[int]:
+        """The numbers vaultshift gave among ``version_ids``."""
+        return [n for n in map(version_number, version_ids) if n is not None]
 
     def _put(self, path: str, fields: dict[str, str], previous: StoredSecret | None,
              set_metadata: Mapping[str, str], remove_metadata: Collection[str]) -> int:
@@ -301,10 +418,36 @@ class AwsBackend(Backend):
             return 1
         if previous.deleted:
             self._call("restore", path, lambda c: c.restore_secret(SecretId=name))
+
+        def put(number: int) -> Callable[[Any], Any]:
+            token = VERSION_TOKEN.format(number)
+            return lambda c: c.put_secret_value(SecretId=name, SecretString=text, ClientRequestToken=token)
+
         number = previous.version + 1
-        self._call("write", path, lambda c: c.put_secret_value(
-            SecretId=name, SecretString=text, ClientRequestToken=VERSION_TOKEN.format(number)), values)
+        try:
+            self._call("write", path, put(number), values)
+        except CasMismatch as taken:
+            number = self._renumber(path, previous, number, taken)
+            self._call("write", path, put(number), values)
         self._patch_metadata(path, previous, set_metadata, remove_metadata)
+        return number
+
+    def _renumber(self, path: str, previous: StoredSecret, taken_number: int, taken: CasMismatch) -> int:
+        """Version ``taken_number`` exists already. When AWSCURRENT is still on ``previous``'s
+        version, that one never became current (a failed staged rotation's): the number past every
+        version vaultshift numbered. Else another writer got in first: ``taken`` is raised."""
+        try:
+            versions = self._versions("write", path)
+        except Forbidden:  # a policy that may write but not list versions: as before, a lost race
+            raise taken from None
+        ids = [str(v["VersionId"]) for v in versions]
+        current_ids = [str(v["VersionId"]) for v in versions if CURRENT in (v.get("VersionStages") or [])]
+        current = {_counted(ids) if n is None else n for n in map(version_number, current_ids)}
+        number = max([previous.version, *self._ours(ids)]) + 1
+        if previous.version not in current or taken_number in current or number == taken_number:
+            raise taken
+        log.info("%s: write %s: version %d never became %s (a failed rotation's?); writing version %d",
+                 self.name, path, taken_number, CURRENT, number)
         return number
 
     def _patch_metadata(self, path: str, previous: StoredSecret, set_metadata: Mapping[str, str],
@@ -400,6 +543,11 @@ class AwsBackend(Backend):
 
 def _code(exc: botocore.exceptions.ClientError) -> str:
     return str((exc.response.get("Error") or {}).get("Code") or "")
+
+
+def _metadata(info: Mapping[str, Any]) -> dict[str, str]:
+    """The secret's tags in DescribeSecret's ``info`` as metadata (``aws:`` tags belong to AWS)."""
+    return {t["Key"]: t.get("Value", "") for t in info.get("Tags") or [] if not t["Key"].startswith("aws:")}
 
 
 def _tags(metadata: Mapping[str, str]) -> builtins.list[dict[str, str]]:

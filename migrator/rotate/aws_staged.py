@@ -1,7 +1,8 @@
 """Staged rotation of a secret in AWS Secrets Manager, run by vaultshift itself (no rotation Lambda).
 
 It holds :class:`StagedRotation` (a rotation and the rotation schedule of the secrets of one
-:class:`AwsBackend`), the :class:`Setter` protocol through which a rotation reaches the system
+:class:`AwsBackend`, through the backend's public calls for stages, versions and tags), the
+:class:`Setter` protocol through which a rotation reaches the system
 that issues the credential (a database's ``ALTER ROLE``), :class:`GeneratedSecret` (the setter
 for values vaultshift alone owns), :func:`generate_password`, and what a rotation reports
 (:class:`RotationOutcome`) or a schedule says (:class:`Schedule`).
@@ -44,10 +45,8 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NoReturn, Protocol, TypeVar
 
-import botocore.exceptions
-
-from migrator.backends.aws import CURRENT, VERSION_TOKEN, AwsBackend, version_number
-from migrator.backends.base import BackendError, StoredSecret, check_path
+from migrator.backends.aws import CURRENT, VERSION_TOKEN, AwsBackend, StagedVersion, version_number
+from migrator.backends.base import BackendError, check_path
 from migrator.backends.errors import one_line, scrub
 from migrator.rotate.errors import RotationError
 
@@ -104,23 +103,6 @@ class Setter(Protocol):
         """Put the issuing system back on the current value."""
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class StagedVersion:
-    """One version of a secret, as read at a stage: its VersionId and its fields. Its repr names
-    the fields, never their values."""
-
-    version_id: str
-    fields: dict[str, str]
-
-    def __repr__(self) -> str:
-        return f"StagedVersion(version_id={self.version_id!r}, fields={sorted(self.fields)!r})"
-
-    @property
-    def number(self) -> int | None:
-        """The number vaultshift gave the version (None for a VersionId another tool chose)."""
-        return version_number(self.version_id)
-
-
 @dataclass(frozen=True, slots=True)
 class RotationOutcome:
     """What a rotation did: the ``field`` rotated at ``path``, the ``version`` now current and the
@@ -148,63 +130,15 @@ class Schedule:
 
 def read_stage(backend: AwsBackend, path: str, stage: str) -> StagedVersion | None:
     """The version of the secret at ``path`` that holds ``stage`` (``AWSCURRENT``, ``AWSPENDING``,
-    ...), asked for by stage; None when the secret or the stage is absent. Failures are the
-    backend's one-line :class:`BackendError`; a version that is not a JSON object of string fields
-    is :class:`InvalidSecret`. (Would be ``AwsBackend.read_stage``.)"""
-    name = backend._name(path)
-
-    def value(client: Any) -> dict[str, Any] | None:
-        try:
-            result: dict[str, Any] = client.get_secret_value(SecretId=name, VersionStage=stage)
-            return result
-        except botocore.exceptions.ClientError as exc:
-            if _error_code(exc) == "ResourceNotFoundException":
-                return None
-            raise
-
-    found = backend._call("read", path, value)
-    if found is None:
-        return None
-    return StagedVersion(str(found.get("VersionId") or ""), backend._fields(path, found))
-
-
-def _describe(backend: AwsBackend, path: str) -> dict[str, Any] | None:
-    """DescribeSecret for ``path`` (stages, tags, dates; no value); None when there is no such secret."""
-    name = backend._name(path)
-
-    def describe(client: Any) -> dict[str, Any] | None:
-        try:
-            result: dict[str, Any] = client.describe_secret(SecretId=name)
-            return result
-        except botocore.exceptions.ClientError as exc:
-            if _error_code(exc) == "ResourceNotFoundException":
-                return None
-            raise
-
-    return backend._call("read", path, describe)
+    ...), asked for by stage; None when the secret or the stage is absent (the backend's
+    :meth:`AwsBackend.read_stage`; failures are its one-line :class:`BackendError`)."""
+    return backend.read_stage(path, stage)
 
 
 def _version_dates(backend: AwsBackend, path: str) -> dict[str, datetime]:
     """When each version AWS keeps of the secret at ``path`` was made (no values are read)."""
-    name = backend._name(path)
-
-    def versions(client: Any) -> dict[str, datetime]:
-        dates: dict[str, datetime] = {}
-        kwargs: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
-        while True:
-            page = client.list_secret_version_ids(**kwargs)
-            for item in page.get("Versions") or []:
-                if isinstance(item.get("CreatedDate"), datetime):
-                    dates[item["VersionId"]] = item["CreatedDate"]
-            if not page.get("NextToken"):
-                return dates
-            kwargs["NextToken"] = page["NextToken"]
-
-    return backend._call("read", path, versions)
-
-
-def _error_code(exc: botocore.exceptions.ClientError) -> str:
-    return str((exc.response.get("Error") or {}).get("Code") or "")
+    return {str(v["VersionId"]): v["CreatedDate"] for v in backend.list_versions(path)
+            if isinstance(v.get("CreatedDate"), datetime)}
 
 
 def _stage_holder(info: Mapping[str, Any], stage: str) -> str | None:
@@ -354,7 +288,7 @@ class StagedRotation:
         fields = {**current.fields, field: value}
         number = self._next_number(path, current)
         token = VERSION_TOKEN.format(number)
-        name = self.backend._name(path)
+        name = self.backend.secret_name(path)
         text = json.dumps(fields, ensure_ascii=False, sort_keys=True)  # as the backend writes a version
         self._aws(CREATE, "write", path, lambda client: client.put_secret_value(
             SecretId=name, SecretString=text, ClientRequestToken=token, VersionStages=[PENDING]),
@@ -366,14 +300,13 @@ class StagedRotation:
         """The version after the current one and after every version vaultshift numbered (a failed
         rotation leaves its version without a stage: its token cannot be used again)."""
         current_number = self._number(path, current.version_id, CREATE)
-        ids = self._guard(CREATE, path, lambda: self.backend._version_ids(path))
-        return max([current_number, *(n for n in map(version_number, ids) if n is not None)]) + 1
+        return self._guard(CREATE, path, lambda: self.backend.next_version(path, current_number))
 
     def _finish(self, path: str, setter: Setter, current: StagedVersion, pending: StagedVersion,
                 values: Iterable[str]) -> None:
         """Move AWSCURRENT to the pending version, check it by reading AWSCURRENT by stage, then
         remove AWSPENDING. A refused move is undone; an unknown outcome keeps everything to resume."""
-        name = self.backend._name(path)
+        name = self.backend.secret_name(path)
         refused: RotationError | None = None
         try:
             self._aws(FINISH, "finish", path, lambda client: client.update_secret_version_stage(
@@ -421,7 +354,7 @@ class StagedRotation:
 
     def _clear_pending(self, path: str, version_id: str, step: str) -> None:
         """Remove AWSPENDING from ``version_id`` (already gone: a retried request that had done it)."""
-        name = self.backend._name(path)
+        name = self.backend.secret_name(path)
         try:
             self._aws(step, "remove stage", path, lambda client: client.update_secret_version_stage(
                 SecretId=name, VersionStage=PENDING, RemoveFromVersionId=version_id))
@@ -434,8 +367,7 @@ class StagedRotation:
         """Record the rotation's time in the ``vaultshift:rotated-at`` tag, other tags kept."""
         rotated_at = {ROTATED_AT_TAG: _iso(datetime.now(UTC))}
         try:
-            self._guard(FINISH, path, lambda: self.backend._patch_metadata(
-                path, StoredSecret(path, {}, _tags(info), 0), rotated_at, ()))
+            self._guard(FINISH, path, lambda: self.backend.update_tags(path, rotated_at, (), _tags(info)))
         except RotationError as exc:
             raise RotationError(path, f"{exc.reason} (the rotation itself is done: only {ROTATED_AT_TAG} was not "
                                       "recorded)") from exc
@@ -456,8 +388,7 @@ class StagedRotation:
         else:
             changes = ({ROTATION_DAYS_TAG: str(days)}, ())
         if changes[0] or changes[1]:
-            self._guard("schedule", path, lambda: self.backend._patch_metadata(
-                path, StoredSecret(path, {}, tags, 0), *changes))
+            self._guard("schedule", path, lambda: self.backend.update_tags(path, *changes, tags))
 
     def schedule_of(self, path: str) -> Schedule:
         """The rotation schedule of the secret at ``path`` (:class:`RotationError` when there is none)."""
@@ -519,7 +450,7 @@ class StagedRotation:
     def _aws(self, step: str, operation: str, path: str, fn: Callable[[Any], T], values: Iterable[str] = ()) -> T:
         """``fn(client)`` through the backend (its retries, its value-free errors), a failure
         raised as the :class:`RotationError` of ``step``."""
-        return self._guard(step, path, lambda: self.backend._call(operation, path, fn, tuple(values)))
+        return self._guard(step, path, lambda: self.backend.call(operation, path, fn, tuple(values)))
 
     def _guard(self, step: str, path: str, call: Callable[[], T]) -> T:
         """``call()``, the backend's :class:`BackendError` raised as the :class:`RotationError` of ``step``."""
@@ -529,7 +460,7 @@ class StagedRotation:
             raise RotationError(path, f"{step}: {exc}") from exc
 
     def _describe(self, path: str, step: str) -> dict[str, Any] | None:
-        return self._guard(step, path, lambda: _describe(self.backend, path))
+        return self._guard(step, path, lambda: self.backend.describe(path))
 
     def _require(self, path: str, step: str) -> dict[str, Any]:
         info = self._describe(path, step)
@@ -547,7 +478,7 @@ class StagedRotation:
         number = version_number(version_id)
         if number is not None:
             return number
-        return self._guard(step, path, lambda: self.backend._number(path, version_id))
+        return self._guard(step, path, lambda: self.backend.version_of(path, version_id))
 
 
 class GeneratedSecret:

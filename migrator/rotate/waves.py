@@ -216,6 +216,8 @@ class Rotator:
         if item.mode == TRACK:
             return SecretOutcome(ref, TRACK, "skipped", item.blocked)
         if action == ENABLE:
+            if item.mode == AWS_STAGED and mode == AWS_STAGED:
+                return self._not_due(item)
             if item.mode == AWS_STAGED or mode == KV:
                 return None
             return SecretOutcome(ref, mode, "skipped", f"already {mode}")
@@ -236,6 +238,22 @@ class Rotator:
                 return SecretOutcome(ref, mode, "skipped", "Secrets Manager keeps the previous value as AWSPREVIOUS")
             return None
         raise RotationError(action, "unknown rotation action (enable, dynamic, rollback)")
+
+    def _not_due(self, item: RotationItem) -> SecretOutcome | None:
+        """A Secrets Manager secret vaultshift rotates: rotated again only when its schedule says
+        it is due (so ``enable`` can be re-run, or run from cron, to keep the schedule)."""
+        from migrator.backends.aws import AwsBackend
+        from migrator.rotate.aws_staged import StagedRotation
+
+        backend = self.backends[item.secret.ref.backend]
+        if not isinstance(backend, AwsBackend):
+            return None
+        staged = StagedRotation(backend)
+        if staged.due([item.secret.ref.path]):
+            return None
+        due = staged.schedule_of(item.secret.ref.path).next_due
+        when = f"; next rotation due {due:%Y-%m-%d %H:%M} UTC" if due else ""
+        return SecretOutcome(str(item.secret.ref), AWS_STAGED, "skipped", f"already aws-staged{when}")
 
     def _not_ready(self, action: str, item: RotationItem, mode: str) -> SecretOutcome | None:
         """For a run of the later steps alone (a fleet's hosts, after the vault step): why
