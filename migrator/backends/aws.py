@@ -46,6 +46,7 @@ Settings (one entry of ``backends:``)::
 from __future__ import annotations
 
 import builtins
+import datetime
 import json
 import logging
 import re
@@ -337,7 +338,9 @@ class AwsBackend(Backend):
         if current is None:
             return StoredSecret(path, {}, tags, 0)
         fields = self._fields(path, current)
-        return StoredSecret(path, fields, tags, self._number(path, str(current.get("VersionId") or "")))
+        created = current.get("CreatedDate")
+        return StoredSecret(path, fields, tags, self._number(path, str(current.get("VersionId") or "")),
+                            created=created.timestamp() if isinstance(created, datetime.datetime) else None)
 
     def _fields(self, path: str, current: Mapping[str, Any]) -> dict[str, str]:
         text = current.get("SecretString")
