@@ -119,6 +119,8 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
                        *config))
     assert pooled.execute(f"SELECT count(*) FROM orders_{s.tag}").fetchone() == (0,)
     pooled.close()
+    restart = next(line for line in outputs[-1].splitlines() if "restart the agents" in line)
+    assert restart.count("vaultshift-agent-") == 2  # app.ini's and the .env's; the lookup needs a deploy
     for user, password in s.users.values():
         assert not logs_in(pg, user, password), user
     shop_user, _ = s.users["shop"]

@@ -137,6 +137,9 @@ def report(result: WaveResult) -> None:
     if result.rolled_back:
         print(f"{result.wave}: rolled back {len(result.rolled_back)} secret(s) switched by this wave: "
               f"{', '.join(result.rolled_back)}", file=sys.stderr)
+    if result.agent_units:
+        print(f"{result.wave}: restart the agents whose templates changed, so they render the switched references: "
+              f"{' '.join(sorted(result.agent_units))}", file=sys.stderr)
     done = sum(o.action not in ("skipped", "failed") for o in result.outcomes)
     skipped = sum(o.action == "skipped" for o in result.outcomes)
     print(f"wave {result.wave} ({result.action}): {'FAILED, stopped' if result.failed else 'done'}; {done} switched, "

@@ -88,6 +88,9 @@ class WaveResult:
     failed: bool = False
     rolled_back: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # The agents whose template or configuration this run wrote: they render the switched
+    # references once restarted (systemctl restart UNIT on their host).
+    agent_units: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class _Switched:
     writes: list[FileWrite] = field(default_factory=list)
     undo: list[FileWrite] = field(default_factory=list)
     expect: list[tuple[str, str]] = field(default_factory=list)  # (path, text it must hold after)
+    units: set[str] = field(default_factory=set)  # agent units of the companions written
 
 
 # An occurrence's file: (the path it is read and written at, its path on its host), or None
@@ -150,6 +154,7 @@ class Rotator:
         self._admins: dict[str, tuple[str, str]] = {}
         self._sessions: dict[str, PostgresAdmin] = {}
         self._registered: set[str] = set()
+        self._units: set[str] = set()  # agent units whose files this run wrote
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self, action: str, items: Sequence[RotationItem], wave: str,
@@ -203,6 +208,7 @@ class Rotator:
                     self._undo_vault(action, item, run_id, result)
                 # A fleet's references step on one host: the playbook rolls the wave back.
         self.journal.finish_run(run_id, "failed" if result.failed else "done")
+        result.agent_units, self._units = self._units, set()
         result.seconds = time.perf_counter() - started
         return result
 
@@ -362,6 +368,7 @@ class Rotator:
         else:
             switched = self._switch(item, to_static, back=True)
         self._write(switched, str(item.secret.ref))
+        self._units |= switched.units
 
     def _finish(self, action: str, item: RotationItem, mode: str, run_id: str) -> None:
         """What follows the references: a rollback's role removed (dynamic: its leases revoked
@@ -513,6 +520,7 @@ class Rotator:
                     text = self._username(place, text, switch, username, back)
                 self._add(out, template_path, template, text.encode("utf-8"))
                 out.expect.append((template_path, flow.action_prefix(flow.new)))
+                out.units.add(companions.unit_name)
             elif isinstance(config, bytes) and place.style == ReferenceStyle.AGENT_ENV:
                 text, count = replace_actions(config.decode("utf-8"), flow, hcl=True)
                 if not count and replace_actions(text, flow.reversed(), hcl=True)[1] >= len(place.occurrences):
@@ -521,6 +529,7 @@ class Rotator:
                 if username:
                     text = self._env_username(place, text, switch, username, back)
                 self._add(out, config_path, config, text.encode("utf-8"))
+                out.units.add(companions.unit_name)
             else:
                 missing = template if isinstance(template, OSError) else config
                 raise SwitchError(f"{where}: its agent companions cannot be read ({_reason(missing)})")
