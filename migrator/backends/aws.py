@@ -219,6 +219,22 @@ class AwsBackend(Backend):
     def _name(self, path: str) -> str:
         return self.prefix + path
 
+    def _value(self, path: str, **version: str) -> dict[str, Any] | None:
+        """GetSecretValue of ``path`` at one version (``VersionStage=`` or ``VersionId=``); None
+        when the secret or that version is absent."""
+        name = self._name(path)
+
+        def value(client: Any) -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] = client.get_secret_value(SecretId=name, **version)
+                return result
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) == "ResourceNotFoundException":
+                    return None
+                raise
+
+        return self._call("read", path, value)
+
     # ---- beyond the Backend interface: stages, versions, tags ----------------------------------
 
     def describe(self, path: str) -> dict[str, Any] | None:
@@ -246,18 +262,8 @@ class AwsBackend(Backend):
         ...), asked for by stage; None when the secret or the stage is absent. A version that is not
         a JSON object of string fields is :class:`InvalidSecret`."""
         self._check(path, "read")
-        name = self._name(path)
 
-        def value(client: Any) -> dict[str, Any] | None:
-            try:
-                result: dict[str, Any] = client.get_secret_value(SecretId=name, VersionStage=stage)
-                return result
-            except botocore.exceptions.ClientError as exc:
-                if _code(exc) == "ResourceNotFoundException":
-                    return None
-                raise
-
-        found = self._call("read", path, value)
+        found = self._value(path, VersionStage=stage)
         if found is None:
             return None
         return StagedVersion(str(found.get("VersionId") or ""), self._fields(path, found))
@@ -311,7 +317,6 @@ class AwsBackend(Backend):
     # ---- the primitives ------------------------------------------------------------------------
 
     def _get(self, path: str, version: int | None = None) -> StoredSecret | None:
-        name = self._name(path)
         info = self._describe(path)
         if info is None:
             return None
@@ -325,16 +330,7 @@ class AwsBackend(Backend):
         if version is not None:
             return self._get_version(path, tags, version)
 
-        def value(client: Any) -> dict[str, Any] | None:
-            try:
-                result: dict[str, Any] = client.get_secret_value(SecretId=name, VersionStage=CURRENT)
-                return result
-            except botocore.exceptions.ClientError as exc:
-                if _code(exc) == "ResourceNotFoundException":
-                    return None  # a secret without a current version (created empty)
-                raise
-
-        current = self._call("read", path, value)
+        current = self._value(path, VersionStage=CURRENT)  # None: created empty, no current version
         if current is None:
             return StoredSecret(path, {}, tags, 0)
         fields = self._fields(path, current)
@@ -365,18 +361,8 @@ class AwsBackend(Backend):
         numbered by counting). Else None when every version the secret has is vaultshift's (the
         version was never written, or AWS no longer keeps it), and NotFound when some were written
         by other tools: those have no number, one of them may be the version meant."""
-        name = self._name(path)
 
-        def value(client: Any) -> dict[str, Any] | None:
-            try:
-                result: dict[str, Any] = client.get_secret_value(SecretId=name, VersionId=VERSION_TOKEN.format(version))
-                return result
-            except botocore.exceptions.ClientError as exc:
-                if _code(exc) == "ResourceNotFoundException":
-                    return None
-                raise
-
-        found = self._call("read", path, value)
+        found = self._value(path, VersionId=VERSION_TOKEN.format(version))
         if found is not None:
             return StoredSecret(path, self._fields(path, found), tags, version)
         latest = self._get(path)
