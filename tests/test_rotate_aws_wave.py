@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from servers import BaoServer, MotoServer, PostgresServer, apply_aws_test_env, make_value
 
@@ -24,14 +23,6 @@ from migrator.rotate.aws_staged import PREVIOUS, ROTATED_AT_TAG, ROTATION_DAYS_T
 
 CURRENT = "AWSCURRENT"
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def logs_in(pg: PostgresServer, user: str, password: str) -> bool:
-    try:
-        pg.connect(user, password).close()
-    except psycopg.OperationalError:
-        return False
-    return True
 
 
 class Hybrid:
@@ -122,7 +113,7 @@ def test_a_password_in_secrets_manager_rotates_in_place_through_the_cli(cli: Cli
     current_id, current = h.at_stage(path, CURRENT)
     new = current[field]
     assert current_id == VERSION_TOKEN.format(2) and new != h.password
-    assert logs_in(pg, h.user, new) and not logs_in(pg, h.user, h.password)
+    assert pg.logs_in(h.user, new) and not pg.logs_in(h.user, h.password)
     assert h.at_stage(path, PREVIOUS) == (first_id, first)  # the old version kept as AWSPREVIOUS
     assert h.files() == migrated  # the references name the secret, not a version: unchanged
     tags = h.tags(path)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from servers import BaoServer, PostgresServer, free_port
-from test_rotate_waves import Setup, logs_in, run
+from test_rotate_waves import Setup, run
 
 from migrator.backends import make_backend
 from migrator.rotate.classify import POSTGRESQL, DatabaseTarget
@@ -84,7 +84,7 @@ def test_a_mistake_stops_before_any_reference_changes(cli, vault_env, setup: Set
         value = stored["data"]["data"][ref["field"]]
         if mistake is managed_by_another_role and user == s.users["shop"][0]:
             continue
-        assert logs_in(s.pg, user, value), user
+        assert s.pg.logs_in(user, value), user
         if mistake is not managed_by_another_role:
             assert value == next(p for u, p in s.users.values() if u == user), "nothing was rotated"
     for _, password in s.users.values():

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
 import pytest
 from servers import BaoServer, PostgresServer, free_port, make_value
 
@@ -42,14 +41,6 @@ def target(pg: PostgresServer, port: int | None = None) -> DatabaseTarget:
     return DatabaseTarget(POSTGRESQL, "127.0.0.1", port or pg.port, None, "postgres", "shop/.env:5")
 
 
-def logs_in(pg: PostgresServer, user: str, password: str) -> bool:
-    try:
-        pg.connect(user, password).close()
-    except psycopg.OperationalError:
-        return False
-    return True
-
-
 def one_line(exc: Any, *secrets: str) -> str:
     text = str(exc)
     assert "\n" not in text
@@ -66,10 +57,10 @@ def test_a_static_role_takes_over_the_apps_user(engine: DatabaseEngine, pg: Post
     creds = engine.static_credentials("shop-app")
     assert creds.username == user and creds.password != old and 0 < creds.ttl <= 3600
     assert creds.password not in repr(creds)
-    assert logs_in(pg, user, creds.password) and not logs_in(pg, user, old)
+    assert pg.logs_in(user, creds.password) and not pg.logs_in(user, old)
     engine.rotate("shop-app")
     again = engine.static_credentials("shop-app")
-    assert again.password != creds.password and logs_in(pg, user, again.password)
+    assert again.password != creds.password and pg.logs_in(user, again.password)
     assert engine.managed_by(user) == "shop-app"
 
 
@@ -105,4 +96,4 @@ def test_an_admin_without_the_privilege_cannot_take_a_user_over(engine: Database
     with pytest.raises(BackendError) as caught:
         engine.take_over("shop-app", "shop", user)
     one_line(caught.value, weak_password, old)
-    assert logs_in(pg, user, old)  # the app's password is untouched
+    assert pg.logs_in(user, old)  # the app's password is untouched

@@ -21,19 +21,6 @@ from migrator.rewrite.verify import render_with_agent
 from migrator.session.options import choose_backend
 
 
-def logs_in(pg: PostgresServer, user: str, password: str) -> bool:
-    try:
-        pg.connect(user, password).close()
-    except psycopg.OperationalError:
-        return False
-    return True
-
-
-def role_exists(pg: PostgresServer, user: str) -> bool:
-    with pg.connect() as admin:
-        return admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone() is not None
-
-
 class Setup:
     """Three app users, their files, the configuration; everything named uniquely."""
 
@@ -103,7 +90,7 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     migrated = {name: s.file(name).read_bytes() for name in ("group_vars/all.yml",)}
     migrated_templates = {name: s.template(name).read_bytes() for name in ("etc/shop/app.ini", "srv/crm/.env")}
     for user, password in s.users.values():
-        assert logs_in(pg, user, password)
+        assert pg.logs_in(user, password)
 
     outputs.append(run(cli, vault_env, tmp, "rotate", "plan", "plan.json", "-o", "rotation.json", *config))
     rotation = json.loads((tmp / "rotation.json").read_text())
@@ -122,22 +109,22 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     restart = next(line for line in outputs[-1].splitlines() if "restart the agents" in line)
     assert restart.count("vaultshift-agent-") == 2  # app.ini's and the .env's; the lookup needs a deploy
     for user, password in s.users.values():
-        assert not logs_in(pg, user, password), user
+        assert not pg.logs_in(user, password), user
     shop_user, _ = s.users["shop"]
     rendered = s.render("etc/shop/app.ini")
     assert f"user = {shop_user}\n" in rendered
     static_password = re.search(r"^password = (.+)$", rendered, re.M).group(1)
-    assert logs_in(pg, shop_user, static_password)
+    assert pg.logs_in(shop_user, static_password)
     crm_user, _ = s.users["crm"]
     url = re.search(r"DATABASE_URL=postgresql://([^:]+):([^@]+)@", s.render("srv/crm/.env"))
-    assert url.group(1) == crm_user and logs_in(pg, crm_user, url.group(2))
+    assert url.group(1) == crm_user and pg.logs_in(crm_user, url.group(2))
     lookup = s.file("group_vars/all.yml").read_text()
     assert "backend='database'" in lookup and "static-creds/" in lookup
     term = re.search(r"'(static-creds/[^'#]+)#password'", lookup).group(1)
     ops_user, _ = s.users["ops"]
     backend = choose_backend({"config": str(s.config), "backend": "database", "url": s.bao.addr,
                               "token": s.bao.token}).build()
-    assert logs_in(pg, ops_user, backend.read_secret(term).fields["password"])
+    assert pg.logs_in(ops_user, backend.read_secret(term).fields["password"])
     # A second enable changes nothing.
     again = run(cli, vault_env, tmp, "rotate", "enable", "plan.json", "--wave", "all", "--state-dir", "state", *config)
     assert "already static" in again
@@ -152,20 +139,20 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     rendered = s.render("etc/shop/app.ini")
     dynamic_user = re.search(r"^user = (.+)$", rendered, re.M).group(1)
     dynamic_password = re.search(r"^password = (.+)$", rendered, re.M).group(1)
-    assert dynamic_user != shop_user and role_exists(pg, dynamic_user)
+    assert dynamic_user != shop_user and pg.role_exists(dynamic_user)
     with psycopg.connect(host="127.0.0.1", port=pg.port, user=dynamic_user, password=dynamic_password,
                          dbname="postgres", connect_timeout=5) as conn:
         conn.execute(f"SELECT * FROM orders_{s.tag}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"SELECT * FROM salaries_{s.tag}")
     url = re.search(r"DATABASE_URL=postgresql://([^:]+):([^@]+)@", s.render("srv/crm/.env"))
-    assert url.group(1) != crm_user and logs_in(pg, url.group(1), url.group(2))
+    assert url.group(1) != crm_user and pg.logs_in(url.group(1), url.group(2))
     assert "static-creds/" in s.file("group_vars/all.yml").read_text(), "the lookup stays on static rotation"
 
     # -- rollback: dynamic -> static (leases revoked: the users are gone) ------------------------------------
     outputs.append(run(cli, vault_env, tmp, "rotate", "rollback", "plan.json", "--wave", "all", "--state-dir", "state",
                        *config))
-    assert not role_exists(pg, dynamic_user) and not role_exists(pg, url.group(1))
+    assert not pg.role_exists(dynamic_user) and not pg.role_exists(url.group(1))
     rendered = s.render("etc/shop/app.ini")
     assert f"user = {shop_user}\n" in rendered and "creds/" not in s.template("etc/shop/app.ini").read_text() \
         .replace("static-creds/", "")
@@ -176,7 +163,7 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     assert {name: s.template(name).read_bytes() for name in migrated_templates} == migrated_templates
     assert {name: s.file(name).read_bytes() for name in migrated} == migrated
     rendered = s.render("etc/shop/app.ini")
-    assert logs_in(pg, shop_user, re.search(r"^password = (.+)$", rendered, re.M).group(1))
+    assert pg.logs_in(shop_user, re.search(r"^password = (.+)$", rendered, re.M).group(1))
     status = run(cli, vault_env, tmp, "rotate", "status", "plan.json", "--state-dir", "state", *config)
     assert status.count(" kv ") == 3
 
@@ -215,9 +202,9 @@ def test_a_failing_secret_rolls_its_wave_back_and_stops(cli, vault_env, setup: S
         user, ref = entry["database"]["user"], entry["ref"]
         stored = kv.read_secret_version(path=f"{s.prefix}/{ref['path']}", raise_on_deleted_version=False)
         if user != broken_user:
-            assert logs_in(pg, user, stored["data"]["data"][ref["field"]]), user
+            assert pg.logs_in(user, stored["data"]["data"][ref["field"]]), user
         leaked = next(password for u, password in s.users.values() if u == user)
-        assert not logs_in(pg, user, leaked), user
+        assert not pg.logs_in(user, leaked), user
     roles = s.bao.client().list(f"{s.mount}/static-roles") or {}
     assert not (roles.get("data") or {}).get("keys")
     assert broken_password not in out
