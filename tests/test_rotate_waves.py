@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from ansible_run import run_playbook
 from servers import BaoServer, PostgresServer, make_value
 
 from migrator.rewrite.verify import render_with_agent
@@ -125,6 +126,17 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     backend = choose_backend({"config": str(s.config), "backend": "database", "url": s.bao.addr,
                               "token": s.bao.token}).build()
     assert pg.logs_in(ops_user, backend.read_secret(term).fields["password"])
+    # The next deploy: the real ansible-playbook reads the switched group_vars through the lookup.
+    deployed = tmp / "deployed.txt"
+    book = ("- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.copy:\n"
+            f"        dest: {deployed}\n"
+            "        content: \"{{ db_user }} {{ db_password }}\"\n      no_log: true\n")
+    done = run_playbook(s.root, book, "web01 ansible_connection=local\n",
+                        env={"VAULT_ADDR": s.bao.addr, "VAULT_TOKEN": s.bao.token, "VAULTSHIFT_CONFIG": str(s.config)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    user, password = deployed.read_text().split(" ")
+    assert user == ops_user and pg.logs_in(user, password) and password not in done.stdout + done.stderr
+    deployed.unlink()
     # A second enable changes nothing.
     again = run(cli, vault_env, tmp, "rotate", "enable", "plan.json", "--wave", "all", "--state-dir", "state", *config)
     assert "already static" in again
