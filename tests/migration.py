@@ -30,7 +30,7 @@ def everything_written(tmp_path: Path) -> str:
     db = tmp_path / "state" / "journal.sqlite"
     if db.exists():
         connection = sqlite3.connect(db)
-        for table in ("runs", "secrets", "files", "events"):
+        for table in ("runs", "secrets", "files", "events", "rotations"):
             chunks.append(json.dumps(connection.execute(f"SELECT * FROM {table}").fetchall()))
         connection.close()
     return "\n".join(chunks)

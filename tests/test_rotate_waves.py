@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from ansible_run import run_playbook
+from migration import everything_written
 from servers import BaoServer, PostgresServer, make_value
 
 from migrator.rewrite.verify import render_with_agent
@@ -179,10 +180,13 @@ def test_static_then_dynamic_then_back_to_kv(cli, vault_env, setup: Setup) -> No
     status = run(cli, vault_env, tmp, "rotate", "status", "plan.json", "--state-dir", "state", *config)
     assert status.count(" kv ") == 3
 
-    everything = "\n".join(outputs) + (tmp / "rotation.json").read_text()
+    # No password in any output, the rotation plan, the journal (its tables included), a companion
+    # or any other file the runs left.
+    everything = "\n".join(outputs) + everything_written(tmp)
     for _, password in s.users.values():
         assert password not in everything
     assert static_password not in everything and dynamic_password not in everything
+    assert pg.password not in everything  # the admin's
 
 
 def test_a_failing_secret_rolls_its_wave_back_and_stops(cli, vault_env, setup: Setup) -> None:
