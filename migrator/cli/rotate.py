@@ -6,8 +6,8 @@
     vaultshift rotate rollback PLAN --wave NAME|all
     vaultshift rotate status PLAN                       where each secret stands, and its age
 
-:func:`make_rotation` builds the rotator exactly as the CLI does; the Ansible collection's
-actions use it too, with a managed host's files.
+:func:`load_items` classifies a plan's secrets from this machine's files as the CLI does; the
+Ansible collection's action classifies on each host instead and merges on the controller.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def run_wave(args: argparse.Namespace) -> int:
 
 def report(result: WaveResult) -> None:
     for outcome in result.outcomes:
-        line = f"{result.wave}: {outcome.ref}: {outcome.action}" + (f": {outcome.detail}" if outcome.detail else "")
+        detail = outcome.detail.removeprefix(f"{outcome.ref}: ")  # an error that names the secret already
+        line = f"{result.wave}: {outcome.ref}: {outcome.action}" + (f": {detail}" if detail else "")
         print(line, file=sys.stderr if outcome.action == "failed" else sys.stdout)
     if result.rolled_back:
         print(f"{result.wave}: rolled back {len(result.rolled_back)} secret(s) switched by this wave: "
