@@ -16,6 +16,15 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         assert needle in lines[0]
 
 
+def one_line(exc: BaseException, *secrets: str) -> str:
+    """The exception's message, asserted to be one line holding none of ``secrets``."""
+    text = str(exc)
+    assert "\n" not in text
+    for secret in secrets:
+        assert secret not in text
+    return text
+
+
 def pieces(value: str) -> set[str]:
     """The value, every 8-character window of it, and 12-character windows of its base64 at each
     byte alignment (file contents travel in base64 through Ansible's modules)."""

@@ -6,9 +6,9 @@ password in it."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
+from assertions import one_line
 from servers import BaoServer, PostgresServer, free_port, make_value
 
 from migrator.backends import BackendError, make_backend
@@ -39,14 +39,6 @@ def app_user(pg: PostgresServer) -> tuple[str, str]:
 
 def target(pg: PostgresServer, port: int | None = None) -> DatabaseTarget:
     return DatabaseTarget(POSTGRESQL, "127.0.0.1", port or pg.port, None, "postgres", "shop/.env:5")
-
-
-def one_line(exc: Any, *secrets: str) -> str:
-    text = str(exc)
-    assert "\n" not in text
-    for secret in secrets:
-        assert secret not in text
-    return text
 
 
 def test_a_static_role_takes_over_the_apps_user(engine: DatabaseEngine, pg: PostgresServer) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from assertions import one_line
 from servers import BaoServer, PostgresServer, make_value
 
 from migrator.backends import NotFound, make_backend
@@ -63,19 +64,6 @@ def shop(pg: PostgresServer) -> Iterator[tuple[str, str]]:
     yield user, schema
 
 
-def exists(pg: PostgresServer, role: str) -> bool:
-    with pg.connect() as root:
-        return bool(root.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (role,)).fetchone()[0])
-
-
-def one_line(exc: BaseException, *secrets: str) -> str:
-    text = str(exc)
-    assert "\n" not in text
-    for secret in secrets:
-        assert secret not in text
-    return text
-
-
 def test_a_dynamic_user_has_the_static_users_privileges_for_its_lease(engine: DatabaseEngine, pg: PostgresServer,
                                                                      shop: tuple[str, str]) -> None:
     user, schema = shop
@@ -86,7 +74,7 @@ def test_a_dynamic_user_has_the_static_users_privileges_for_its_lease(engine: Da
     creds = engine.dynamic_credentials("shop-dyn")
     assert creds.password not in repr(creds) and creds.lease_id.startswith(f"{engine.mount}/creds/shop-dyn/")
     assert 0 < creds.lease_duration <= 600 and creds.renewable
-    assert exists(pg, creds.username)
+    assert pg.role_exists(creds.username)
     with pg.connect(creds.username, creds.password) as dynamic:
         assert dynamic.execute(f"SELECT count(*) FROM {schema}.orders").fetchone()[0] == 2
         assert dynamic.execute(f"SELECT count(*) FROM {schema}.reports").fetchone()[0] == 0  # through the group
@@ -97,7 +85,7 @@ def test_a_dynamic_user_has_the_static_users_privileges_for_its_lease(engine: Da
         dynamic.execute(f"CREATE TABLE {schema}.scratch (id int)")  # it may create, as the static user may
     assert 600 < engine.renew(creds.lease_id, 900) <= 1200
     engine.revoke_leases("shop-dyn")
-    assert not exists(pg, creds.username)
+    assert not pg.role_exists(creds.username)
     assert not can_log_in(target(pg), creds.username, creds.password)
     with pg.connect() as root:  # what it made is the static user's now, not dropped with it
         owner = root.execute("SELECT tableowner FROM pg_tables WHERE schemaname = %s AND tablename = 'scratch'",
@@ -113,9 +101,9 @@ def test_revoking_a_role_with_several_leases_drops_every_user(engine: DatabaseEn
     engine.register("shop", target(pg), pg.superuser, pg.password)
     engine.create_dynamic_role("many", "shop", creation, revocation)
     users = [engine.dynamic_credentials("many").username for _ in range(3)]
-    assert len(set(users)) == 3 and all(exists(pg, u) for u in users)
+    assert len(set(users)) == 3 and all(pg.role_exists(u) for u in users)
     engine.revoke_leases("many")
-    assert not any(exists(pg, u) for u in users)
+    assert not any(pg.role_exists(u) for u in users)
     engine.revoke_leases("many")  # no lease left: nothing to do
 
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from assertions import one_line
 from servers import PostgresServer, free_port, make_value
 
 from migrator.rotate.classify import MYSQL, POSTGRESQL, DatabaseTarget
@@ -36,14 +37,6 @@ def make_user(pg: PostgresServer, *options: str) -> tuple[str, str]:
         login = "" if "NOLOGIN" in options else "LOGIN"
         admin.execute(f"CREATE ROLE {user} {login} {' '.join(options)} PASSWORD '{password}'")
     return user, password
-
-
-def one_line(exc: BaseException, *secrets: str) -> str:
-    text = str(exc)
-    assert "\n" not in text
-    for secret in secrets:
-        assert secret not in text
-    return text
 
 
 @pytest.fixture
