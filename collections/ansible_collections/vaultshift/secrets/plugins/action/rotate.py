@@ -27,9 +27,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -247,7 +246,7 @@ class ActionModule(HostFilesAction):
                 backend.close()
         out = self._result(REFERENCES, wave, result, stopped, host)
         written = sorted(files.written)
-        out.update(changed=bool(written), files=written, units=_units(mine, here, files.written),
+        out.update(changed=bool(written), files=written, units=sorted(result.agent_units) if result else [],
                    hosts=wave.hosts, waves=wave.order, state_dir=directory)
         return out
 
@@ -321,25 +320,6 @@ def _run(rotator: Rotator, wave: _Wave, step: str) -> tuple[WaveResult | None, s
         raise
     except Exception as exc:
         return None, f"the {step} step stopped: {type(exc).__name__} (the journal has the run)"
-
-
-def _units(items: Sequence[RotationItem], here: Callable[[Occurrence], bool], written: Iterable[str]) -> list[str]:
-    """The agent units whose template or configuration was written: their agents must restart
-    to read the switched references."""
-    from migrator.plan.models import ReferenceStyle
-    from migrator.rewrite.agent_config import companions_for
-
-    changed = set(written)
-    units = set()
-    for item in items:
-        for occurrence in item.secret.occurrences:
-            if not here(occurrence) or occurrence.style not in (ReferenceStyle.AGENT_TEMPLATE,
-                                                                ReferenceStyle.AGENT_ENV):
-                continue
-            companions = companions_for(PurePosixPath(occurrence.file))
-            if {str(companions.template), str(companions.config)} & changed:
-                units.add(companions.unit_name)
-    return sorted(units)
 
 
 class _Recorded:
