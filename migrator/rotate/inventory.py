@@ -54,6 +54,24 @@ class RotationItem:
     def dynamic_role(self) -> str:
         return f"{self.static_role}-dynamic"
 
+    @property
+    def dual(self) -> bool:
+        """Dual-credential: a twin login role of the user takes the static role, the app switches
+        to it (username and password) while the old login still works, then the old password is
+        retired. Needs every place rendered by an agent (the username changes too)."""
+        return bool(self.database and self.database.dual and not self.dynamic_blocked and self.mode == STATIC)
+
+    @property
+    def twin(self) -> str:
+        assert self.target is not None and self.target.user
+        return f"{self.target.user}_rot"[:63]
+
+    @property
+    def managed_user(self) -> str:
+        """The database user the static role manages: the twin (dual), else the app's own."""
+        assert self.target is not None and self.target.user
+        return self.twin if self.dual else self.target.user
+
     def to_dict(self) -> dict[str, object]:
         target = self.target
         return {"fingerprint": self.secret.fingerprint, "ref": self.secret.ref.to_dict(), "hint": self.secret.hint,
@@ -64,7 +82,8 @@ class RotationItem:
                  "database": target.database, "found_in": target.found_in},
                 "connection": self.database.name if self.database else "",
                 "static_role": self.static_role if self.mode != TRACK else "",
-                "dynamic_role": self.dynamic_role if self.mode != TRACK and not self.dynamic_blocked else ""}
+                "dynamic_role": self.dynamic_role if self.mode != TRACK and not self.dynamic_blocked else "",
+                "dual": self.dual}
 
 
 def _role_name(text: str) -> str:

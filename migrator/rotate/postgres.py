@@ -315,6 +315,31 @@ class PostgresAdmin:
         self._query(user, sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(verifier)),
                     values=(password, verifier))
 
+    def create_twin(self, user: str, twin: str) -> None:
+        """A second login role for ``user``'s application (dual-credential rotation): a member of
+        ``user`` with its privileges, whose sessions act as ``user`` (objects they create belong
+        to ``user``). No password yet: the vault's static role sets it. An existing twin that is
+        already such a member is kept."""
+        rows = self._query(twin, "SELECT pg_has_role(%(twin)s, %(user)s, 'MEMBER') FROM pg_roles WHERE rolname = "
+                                 "%(twin)s", {"twin": twin, "user": user})
+        if rows and not rows[0][0]:
+            raise RotationError(self._item(twin), f"exists and is not a member of {user}: choose another name")
+        if not rows:
+            self._query(twin, sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(twin)))
+        self._query(twin, sql.SQL("GRANT {} TO {}").format(sql.Identifier(user), sql.Identifier(twin)))
+        self._query(twin, sql.SQL("ALTER ROLE {} SET role TO {}").format(sql.Identifier(twin),
+                                                                        sql.Literal(user)))
+
+    def drop_twin(self, user: str, twin: str) -> None:
+        """Remove a twin made by :meth:`create_twin` (what it owns goes to ``user``); nothing to
+        do when it is gone."""
+        rows = self._query(twin, "SELECT 1 FROM pg_roles WHERE rolname = %(twin)s", {"twin": twin})
+        if not rows:
+            return
+        for statement in ("REASSIGN OWNED BY {} TO {}", "DROP OWNED BY {}", "DROP ROLE {}"):
+            names = [sql.Identifier(twin), sql.Identifier(user)][: statement.count("{}")]
+            self._query(twin, sql.SQL(statement).format(*names))
+
 
 # ---- a dynamic role's statements ----------------------------------------------------------------
 

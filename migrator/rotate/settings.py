@@ -16,6 +16,7 @@ admin user, how often passwords rotate, and the waves the fleet is switched in.
           tls: require              # PostgreSQL sslmode for the engine's connection
           address: 10.0.0.5:5432    # where the vault and vaultshift reach it, when not the files' host
           engine: postgresql        # when the files do not say (default postgresql)
+          dual: true                # dual-credential switch (agent-rendered apps): see migrator.rotate.waves
       waves:                        # in order; a host in none of them is in the last, "rest"
         - {name: canary, hosts: [web01]}
         - {name: web, hosts: ["web*"]}
@@ -49,6 +50,7 @@ class DatabaseSettings:
     tls: str = "disable"
     address: str = ""  # host:port the vault reaches it at, when not what the files say
     engine: str = "postgresql"  # what it is, when its files do not say (a port other than the default)
+    dual: bool = False  # dual-credential: a twin login role takes the static role; the old user retired after
 
     def matches(self, target: DatabaseTarget) -> bool:
         facts = {"host": target.host, "port": target.port, "database": target.database,
@@ -156,7 +158,7 @@ def _seconds(value: Any, where: str, minimum: int) -> int:
 def _database(item: Any, where: str) -> DatabaseSettings:
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: must be a mapping (name, match, admin)")
-    unknown = sorted(str(k) for k in item if k not in ("name", "match", "admin", "tls", "address", "engine"))
+    unknown = sorted(str(k) for k in item if k not in ("name", "match", "admin", "tls", "address", "engine", "dual"))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
     name, admin, match = item.get("name"), item.get("admin"), item.get("match") or {}
@@ -169,8 +171,11 @@ def _database(item: Any, where: str) -> DatabaseSettings:
     engine = str(item.get("engine") or "postgresql")
     if engine not in ("postgresql", "mysql"):
         raise ConfigError(f"{where}.engine: postgresql or mysql")
+    dual = item.get("dual", False)
+    if not isinstance(dual, bool):
+        raise ConfigError(f"{where}.dual: true or false")
     return DatabaseSettings(name, dict(match), admin.strip("/"), str(item.get("tls") or "disable"),
-                            str(item.get("address") or ""), engine)
+                            str(item.get("address") or ""), engine, dual)
 
 
 def _wave(item: Any, where: str) -> Wave:

@@ -33,7 +33,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -46,6 +46,7 @@ from migrator.discover.readers import ReaderError, reader_for
 from migrator.plan.models import Occurrence, ReferenceStyle, SecretRef
 from migrator.rewrite.agent_config import companions_for
 from migrator.rewrite.base import KvMount
+from migrator.rotate.aws_staged import generate_password
 from migrator.rotate.classify import username_at
 from migrator.rotate.database import DatabaseEngine
 from migrator.rotate.errors import RotationError
@@ -289,7 +290,10 @@ class Rotator:
                 old = self._kv_value(item)
                 self.engine.delete_static_role(item.static_role)
                 with self._admin_session(item, admin_user, admin_password) as admin:
-                    admin.set_password(item.target.user, old)
+                    if item.dual:
+                        admin.drop_twin(item.target.user, item.twin)
+                    else:
+                        admin.set_password(item.target.user, old)
                 self.journal.record_rotation(run_id, self._record(item, KV))
             elif action == GO_DYNAMIC:
                 self.engine.revoke_leases(item.dynamic_role)
@@ -348,6 +352,16 @@ class Rotator:
             self._take_over(item, run_id)
         elif action == GO_DYNAMIC:
             self._make_dynamic_role(item, run_id)
+        elif mode == STATIC and item.dual:
+            # The app goes back to its own user, whose old password was retired: it gets a new
+            # one, stored in KV before any reference points there again.
+            assert item.target is not None and item.target.user
+            password = generate_password()
+            admin_user, admin_password = self._admin(item)
+            with self._admin_session(item, admin_user, admin_password) as admin:
+                admin.set_password(item.target.user, password)
+            self.backends[item.secret.ref.backend].write(item.secret.ref, password,
+                                                         {"source": "vaultshift rotate rollback"})
         elif mode == STATIC:
             current = self.engine.static_credentials(item.static_role)
             self.backends[item.secret.ref.backend].write(item.secret.ref, current.password,
@@ -356,23 +370,22 @@ class Rotator:
     def _references(self, action: str, item: RotationItem, mode: str) -> None:
         """Every reachable place of ``item`` switched for ``action`` (a place already switched is
         left as it is), then read back."""
-        assert item.target is not None and item.target.user
-        to_static = Switch(item.secret.ref, self._static_ref(item), self.mounts, self.default_backend)
-        to_dynamic = Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts, self.default_backend)
         if action == ENABLE:
-            switched = self._switch(item, to_static)
+            switched = self._switch(item, *self._static_switches(item))
         elif action == GO_DYNAMIC:
-            switched = self._switch(item, to_dynamic, username=item.target.user)
+            switched = self._switch(item, *self._dynamic_switches(item))
         elif mode == DYNAMIC:
-            switched = self._switch(item, to_dynamic, username=item.target.user, back=True)
+            switched = self._switch(item, *self._dynamic_switches(item), back=True)
         else:
-            switched = self._switch(item, to_static, back=True)
+            switched = self._switch(item, *self._static_switches(item), back=True)
         self._write(switched, str(item.secret.ref))
         self._units |= switched.units
 
     def _finish(self, action: str, item: RotationItem, mode: str, run_id: str) -> None:
         """What follows the references: a rollback's role removed (dynamic: its leases revoked
         first: every user it made is dropped), and the journal's record."""
+        if action == ENABLE and item.dual:
+            self._retire_old(item, run_id)
         if action != ROLLBACK:
             return
         if mode == DYNAMIC:
@@ -381,45 +394,98 @@ class Rotator:
             self.journal.record_rotation(run_id, self._record(item, STATIC))
         else:
             self.engine.delete_static_role(item.static_role)
+            if item.dual:
+                assert item.target is not None and item.target.user
+                admin_user, admin_password = self._admin(item)
+                with self._admin_session(item, admin_user, admin_password) as admin:
+                    admin.drop_twin(item.target.user, item.twin)
             self.journal.record_rotation(run_id, self._record(item, KV))
 
     # -- static ----------------------------------------------------------------------------------
     def _take_over(self, item: RotationItem, run_id: str) -> None:
-        """Checks that change nothing, then the static role; its password proved (logs in, the
-        old one refused) before the record says static. On a failure after the takeover the old
-        password is put back and the role removed: nothing refers to it yet."""
+        """Checks that change nothing, then the static role; its password proved before the
+        record says static. Single credential: the app's user is taken over, the old password
+        refused at once; on a failure after the takeover the old password is put back and the
+        role removed (nothing refers to it yet). Dual credential: a twin login role of the user is
+        taken over instead, and the old password keeps working until the finish step retires it
+        (after the switched agents have restarted), so no request fails during the switch."""
         database, target = item.database, item.target
         assert database is not None and target is not None and target.user
-        user, role, where = target.user, item.static_role, str(item.secret.ref)
+        user, managed, role, where = target.user, item.managed_user, item.static_role, str(item.secret.ref)
         reach = database.reached_at(target)
         admin_user, admin_password = self._admin(item)
         old = self._kv_value(item)
         with self._admin_session(item, admin_user, admin_password) as admin:
             admin.check_can_manage(user)
-        owner = self.engine.managed_by(user, database.name)
-        if owner is not None and owner != role:
-            raise RotationError(where, f"user {user} of {database.name} is already managed by static role {owner}")
+        for name in {user, managed}:
+            owner = self.engine.managed_by(name, database.name)
+            if owner is not None and owner != role:
+                raise RotationError(where, f"user {name} of {database.name} is already managed by static role "
+                                           f"{owner}")
         if not can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout):
             raise RotationError(where, f"the stored password does not log in as {user} on {database.name}: "
                                        "fix the stored value first")
-        self._switch(item, Switch(item.secret.ref, self._static_ref(item), self.mounts, self.default_backend))
+        self._switch(item, *self._static_switches(item))
         self._enable_engine()
         if database.name not in self._registered:
             self.engine.register(database.name, reach, admin_user, admin_password, tls=database.tls)
             self._registered.add(database.name)
-        self.engine.take_over(role, database.name, user, self.settings.rotation_period)
+        if item.dual:
+            with self._admin_session(item, admin_user, admin_password) as admin:
+                admin.create_twin(user, managed)
+        self.engine.take_over(role, database.name, managed, self.settings.rotation_period)
         try:
             new = self.engine.static_credentials(role)
-            if not can_log_in(reach, user, new.password, tls=database.tls, timeout=self.timeout):
-                raise RotationError(where, f"the static role's password does not log in as {user}")
-            if can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout):
-                raise RotationError(where, f"the old password of {user} still logs in after the takeover")
+            if not can_log_in(reach, managed, new.password, tls=database.tls, timeout=self.timeout):
+                raise RotationError(where, f"the static role's password does not log in as {managed}")
+            if can_log_in(reach, user, old, tls=database.tls, timeout=self.timeout) != item.dual:
+                raise RotationError(where, f"the old password of {user} " + (
+                    "stopped working before the switch" if item.dual else "still logs in after the takeover"))
         except BaseException:
             self.engine.delete_static_role(role)
             with self._admin_session(item, admin_user, admin_password) as admin:
-                admin.set_password(user, old)
+                if item.dual:
+                    admin.drop_twin(user, managed)
+                else:
+                    admin.set_password(user, old)
             raise
         self.journal.record_rotation(run_id, self._record(item, STATIC))
+
+    def _retire_old(self, item: RotationItem, run_id: str) -> None:
+        """Dual credential, once the app uses the twin: the old (leaked) password replaced by one
+        nobody is told, then proved refused while the twin logs in."""
+        database, target = item.database, item.target
+        assert database is not None and target is not None and target.user
+        reach, where = database.reached_at(target), str(item.secret.ref)
+        old = self._kv_value(item)
+        admin_user, admin_password = self._admin(item)
+        with self._admin_session(item, admin_user, admin_password) as admin:
+            admin.set_password(target.user, generate_password())
+        new = self.engine.static_credentials(item.static_role)
+        if can_log_in(reach, target.user, old, tls=database.tls, timeout=self.timeout):
+            raise RotationError(where, f"the old password of {target.user} still logs in after it was retired")
+        if not can_log_in(reach, item.twin, new.password, tls=database.tls, timeout=self.timeout):
+            raise RotationError(where, f"the static role's password does not log in as {item.twin}")
+        self.journal.event(run_id, "old credential retired", where)
+
+    def _static_switches(self, item: RotationItem, back: bool = False) -> tuple[Switch, str, Switch | None]:
+        """What ``enable`` switches: the password's references to the static role's, and for a
+        dual-credential secret the literal username to the static role's username."""
+        assert item.target is not None and item.target.user
+        to_static = Switch(item.secret.ref, self._static_ref(item), self.mounts, self.default_backend)
+        return to_static, item.target.user if item.dual else "", None
+
+    def _dynamic_switches(self, item: RotationItem) -> tuple[Switch, str, Switch | None]:
+        """What ``dynamic`` switches: the password's references from the static role to the
+        dynamic one, and the username: a literal (single credential) made an action, or the
+        static role's username action (dual) made the dynamic one's."""
+        assert item.target is not None and item.target.user
+        to_dynamic = Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts, self.default_backend)
+        if not item.dual:
+            return to_dynamic, item.target.user, None
+        usernames = Switch(replace(self._static_ref(item), field="username"),
+                           replace(self._dynamic_ref(item), field="username"), self.mounts, self.default_backend)
+        return to_dynamic, "", usernames
 
     # -- dynamic ---------------------------------------------------------------------------------
     def _make_dynamic_role(self, item: RotationItem, run_id: str) -> None:
@@ -429,8 +495,7 @@ class Rotator:
         assert database is not None and target is not None and target.user
         where, role = str(item.secret.ref), item.dynamic_role
         reach = database.reached_at(target)
-        self._switch(item, Switch(self._static_ref(item), self._dynamic_ref(item), self.mounts,
-                                  self.default_backend), username=target.user)
+        self._switch(item, *self._dynamic_switches(item))
         admin_user, admin_password = self._admin(item)
         with self._admin_session(item, admin_user, admin_password) as admin:
             grants = admin.grants_of(target.user)
@@ -486,11 +551,15 @@ class Rotator:
                 places.append(_Place(where[0], where[1], occurrences[0].style, tuple(occurrences)))
         return places
 
-    def _switch(self, item: RotationItem, switch: Switch, username: str = "", back: bool = False) -> _Switched:
+    def _switch(self, item: RotationItem, switch: Switch, username: str = "", also: Switch | None = None,
+                back: bool = False) -> _Switched:
         """Every file change the switch needs, computed from the files as they are now; a file
-        that cannot be switched fails the secret before anything is written."""
+        that cannot be switched fails the secret before anything is written. ``username``: the
+        literal user name made an action of the new reference (``back``: the other way);
+        ``also``: a second reference switched in the same templates (a username action)."""
         out = _Switched()
         flow = switch.reversed() if back else switch
+        second = None if also is None else (also.reversed() if back else also)
         for place in self._places(item):
             where = place.host_path
             if place.style == ReferenceStyle.ANSIBLE_LOOKUP:
@@ -518,6 +587,8 @@ class Rotator:
                 self._need(count, len(place.occurrences), where, "agent template action")
                 if username:
                     text = self._username(place, text, switch, username, back)
+                if second is not None:
+                    text = replace_actions(text, second)[0]
                 self._add(out, template_path, template, text.encode("utf-8"))
                 out.expect.append((template_path, flow.action_prefix(flow.new)))
                 out.units.add(companions.unit_name)
@@ -528,6 +599,8 @@ class Rotator:
                 self._need(count, len(place.occurrences), where, "env_template action")
                 if username:
                     text = self._env_username(place, text, switch, username, back)
+                if second is not None:
+                    text = replace_actions(text, second, hcl=True)[0]
                 self._add(out, config_path, config, text.encode("utf-8"))
                 out.units.add(companions.unit_name)
             else:
