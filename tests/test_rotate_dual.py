@@ -1,28 +1,20 @@
 """Dual-credential rotation (``rotation.databases[].dual: true``) against a real PostgreSQL, a real
-OpenBao and a real agent, step by step as a fleet runs it: after the vault step a twin login role
-of the app's user holds the static role and BOTH logins work; after the references step the agent
-renders the twin's name and password (which log in) while the old login still works, so no request
-fails whichever credentials an app holds; the finish step retires the old password (refused).
-Then dynamic credentials from the twin's templates, and rollbacks back to KV byte for byte, the
-twin dropped."""
+OpenBao and a real agent, one step at a time (``vaultshift rotate enable --step``, as a fleet
+runs it): after the vault step a twin login role of the app's user holds the static role and BOTH
+logins work; after the references step the agent renders the twin's name and password (which log
+in) while the old login still works, so no request fails whichever credentials an app holds; the
+finish step retires the old password (refused). Then dynamic credentials from the twin's
+templates, and rollbacks back to KV byte for byte, the twin dropped."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from servers import BaoServer, PostgresServer
 from test_rotate_waves import Setup, run
-
-from migrator.backends import backends_from_config
-from migrator.cli.apply import mounts_of
-from migrator.cli.rotate import load_items
-from migrator.config import load_config
-from migrator.plan import planfile
-from migrator.rotate.inventory import in_wave
-from migrator.rotate.waves import ENABLE, FINISH, REFERENCES, VAULT, Rotator
-from migrator.state.journal import Journal
 
 
 @pytest.fixture
@@ -44,7 +36,7 @@ def rendered_login(s: Setup, name: str) -> tuple[str, str]:
     return user.group(1), password.group(1)
 
 
-def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Setup, monkeypatch) -> None:
+def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Setup) -> None:
     s, pg, tmp = setup, setup.pg, setup.tmp
     config = ["--config", str(s.config)]
     run(cli, vault_env, tmp, "plan", str(s.root), "-o", "plan.json", *config)
@@ -52,30 +44,24 @@ def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Se
     migrated = {name: s.template(name).read_bytes() for name in ("etc/shop/app.ini", "srv/crm/.env")}
     lookup_file = s.file("group_vars/all.yml").read_bytes()
 
-    monkeypatch.setenv("VAULT_ADDR", s.bao.addr)
-    monkeypatch.setenv("VAULT_TOKEN", s.bao.token)
-    loaded = load_config(s.config)
-    settings, items = load_items(planfile.load(str(tmp / "plan.json")), loaded)
-    duals = {i.target.user: i.dual for i in items if i.target is not None}
+    run(cli, vault_env, tmp, "rotate", "plan", "plan.json", "-o", "rotation.json", *config)
+    rotation = json.loads((tmp / "rotation.json").read_text())["secrets"]
+    duals = {entry["database"]["user"]: entry["dual"] for entry in rotation}
     assert duals == {s.users["shop"][0]: True, s.users["crm"][0]: True, s.users["ops"][0]: False}
-    wave = in_wave(items, "all", settings.wave_names([""]))
-    backends = backends_from_config(loaded)
 
-    def step(*steps: str, action: str = ENABLE) -> None:
-        with Journal(tmp / "state") as journal:
-            rotator = Rotator(settings, backends, journal, mounts_of(loaded), loaded.default_backend)
-            result = rotator.run(action, wave, "all", steps=steps)
-        assert not result.failed, [o.detail for o in result.outcomes]
+    def step(name: str) -> None:
+        run(cli, vault_env, tmp, "rotate", "enable", "plan.json", "--wave", "all", "--step", name,
+            "--state-dir", "state", *config)
 
     # vault: the twin holds the static role; the app's old login still works.
-    step(VAULT)
+    step("vault")
     for name in ("shop", "crm"):
         user, password = s.users[name]
         assert pg.logs_in(user, password), f"{name}: the old login keeps working during the switch"
         assert pg.role_exists(f"{user}_rot")
     assert not pg.logs_in(*s.users["ops"]), "a lookup-rendered secret stays single-credential"
     # references: the agents render the twin's login; the old one still works.
-    step(REFERENCES)
+    step("references")
     for name, path in (("shop", "etc/shop/app.ini"), ("crm", "srv/crm/.env")):
         user, password = rendered_login(s, path)
         assert user == f"{s.users[name][0]}_rot" and pg.logs_in(user, password)
@@ -92,7 +78,7 @@ def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Se
                               (f"made_by_twin_{s.tag}",)).fetchone()
     assert owner == (s.users["shop"][0],)
     # finish: the old (leaked) passwords retired.
-    step(FINISH)
+    step("finish")
     for name, path in (("shop", "etc/shop/app.ini"), ("crm", "srv/crm/.env")):
         assert not pg.logs_in(*s.users[name])
         assert pg.logs_in(*rendered_login(s, path))
@@ -112,5 +98,3 @@ def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Se
         assert user == s.users[name][0] and pg.logs_in(user, password)
         assert password != s.users[name][1], "the leaked password stays dead"
         assert not pg.role_exists(f"{user}_rot")
-    for backend in backends.values():
-        backend.close()

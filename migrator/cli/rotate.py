@@ -50,6 +50,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument("--wave", required=True, metavar="canary|NAME|all",
                             help="the wave to run (all: every wave in order, stopping at the first that fails)")
+        action.add_argument("--step", choices=("vault", "references", "finish"),
+                            help="run one step only (default: all three). With dual-credential databases: "
+                                 "vault, then references, then restart the agents, then finish (retires the old "
+                                 "password), so no request fails during the switch")
         _common(action)
         action.set_defaults(handler=run_wave, rotation=name)
     status = actions.add_parser("status", help="where each secret stands (kv, static, dynamic, aws-staged, track)")
@@ -103,7 +107,7 @@ def run_wave(args: argparse.Namespace) -> int:
     from migrator.config import load_config
     from migrator.plan import planfile
     from migrator.rotate.inventory import in_wave
-    from migrator.rotate.waves import Rotator
+    from migrator.rotate.waves import STEPS, Rotator
     from migrator.state.journal import Journal
 
     plan = planfile.load(args.plan)
@@ -120,7 +124,8 @@ def run_wave(args: argparse.Namespace) -> int:
     with Journal(args.state_dir) as journal:
         rotator = Rotator(settings, backends, journal, mounts_of(config), config.default_backend)
         for wave in waves:
-            result = rotator.run(args.rotation, in_wave(items, wave, order), wave)
+            steps = (args.step,) if args.step else STEPS
+            result = rotator.run(args.rotation, in_wave(items, wave, order), wave, steps=steps)
             report(result)
             if result.failed:
                 failed = True
