@@ -12,6 +12,10 @@
 4. the references switched (each file written atomically, its companions too);
 5. the switched files read back holding the new references.
 
+With a dual-credential database (``dual: true``) the static role takes a twin login role of the
+user instead, both logins work until the references are switched, and the finish step (after the
+agents restarted) retires the old password, proved refused: no request fails during the switch.
+
 ``dynamic``: a dynamic role whose creation statements grant exactly what the static user holds,
 one lease taken and proved to log in (then revoked), the references switched to
 ``creds/ROLE`` (the username too), read back. Secrets in AWS Secrets Manager are rotated in place
