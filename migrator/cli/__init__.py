@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import apply, baseline, copy, guard, plan, rotate, scan
+from migrator.cli import apply, baseline, copy, guard, plan, rotate, scan, terraform
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_parser(sub)
     apply.add_parser(sub)
     rotate.add_parser(sub)
+    terraform.add_parser(sub)
     return parser
 
 
