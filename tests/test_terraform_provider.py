@@ -232,3 +232,34 @@ output "stripe" {
     assert applied.returncode == 0, applied.stderr
     assert_quiet(applied, canary)
     assert workspace.outputs()["stripe"]["value"] == canary
+
+
+def test_the_shipped_example_and_module_read_a_migrated_database_password(workspace: Workspace,
+                                                                           bao: BaoServer) -> None:
+    """terraform/examples/app-database and terraform/modules/vaultshift-secret, as a user copies
+    them, against a secret where ``vaultshift apply`` puts a migrated app password."""
+    from ansible_run import REPO
+
+    prefix, password = f"tf-{uuid.uuid4().hex[:8]}", make_value()
+    put(bao, f"{prefix}/apps/shop/database", {"password": password})
+    example = (REPO / "terraform" / "examples" / "app-database" / "main.tf").read_text()
+    module = REPO / "terraform" / "modules" / "vaultshift-secret"
+    (workspace.dir / "main.tf").write_text(example + f"""
+module "db" {{
+  source = "{module}"
+  path   = "apps/shop/database"
+  key    = "password"
+}}
+output "module_password" {{
+  value     = module.db.value
+  sensitive = true
+}}
+""")
+    (workspace.dir / "vaultshift.yml").write_text(f"backends:\n  vault: {{type: vault, prefix: {prefix}}}\n")
+    applied = workspace.apply()
+    assert applied.returncode == 0, applied.stderr
+    assert_quiet(applied, password)
+    outputs = workspace.outputs()
+    assert outputs["database_keys"]["value"] == ["password"]
+    assert outputs["database_password"]["value"] == password
+    assert outputs["module_password"] == {"sensitive": True, "type": "string", "value": password}
