@@ -123,6 +123,12 @@ def pem(label: str = "RSA PRIVATE KEY", lines: int = 8) -> str:
     return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
 
 
+def test_a_private_key_whose_body_spells_a_marker_by_chance_is_still_found(scan):
+    key = pem("OPENSSH PRIVATE KEY").replace("\n", "\nFaKeDummyExample", 1)
+    finding = only(scan({"key.pem": key + "\n"}))
+    assert finding.kind == "private_key"
+
+
 def test_private_key_raw_in_a_file(scan):
     key = pem()
     files = {"keys/id_rsa": "\n" + key + "\n"}
