@@ -219,3 +219,26 @@ def test_bare_uuids_are_planned_only_when_asked_for(cli, tree):
     proc = cli("plan", str(root), "--min-confidence", "low", "-o", "-")
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["secrets"]) == 1
+
+
+def test_terraform_state_is_reported_and_never_planned_for_a_rewrite(cli, tree, tmp_path, token):
+    value = token(24)
+    state = json.dumps({"version": 4, "resources": [{"type": "aws_db_instance", "name": "db", "instances": [
+        {"attributes": {"username": "app", "password": value}}]}]}, indent=2)
+    root = tree({"infra/terraform.tfstate": state, "infra/terraform.tfstate.backup": state,
+                 "app/app.conf": f"[database]\nhost = db\npassword = {value}\n"})
+    done = cli("plan", str(root), "-o", "plan.json")
+    assert done.returncode == 0, done.stderr
+    plan = Plan.from_dict(json.loads((tmp_path / "plan.json").read_text()))
+    (secret,) = plan.secrets
+    assert [o.path for o in secret.occurrences] == ["app/app.conf"]  # the state files are left alone
+    notes = [n for n in plan.notes if "Terraform state holds 1 secret value(s)" in n]
+    assert [n.split(":")[0].split("/", 1)[1] for n in notes] == ["infra/terraform.tfstate",
+                                                                  "infra/terraform.tfstate.backup"]
+    assert value not in done.stdout + done.stderr + (tmp_path / "plan.json").read_text()
+
+    only_state = tmp_path / "only-state"
+    only_state.mkdir()
+    (only_state / "terraform.tfstate").write_text(state)
+    done = cli("plan", str(only_state), "-o", "state-only.json")
+    assert done.returncode == 1 and "nothing to migrate: only in Terraform state" in done.stdout

@@ -14,6 +14,7 @@ scanned, so an occurrence's span and its file digest always describe the same co
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -226,13 +227,15 @@ class Planner:
             spot = (located.root, located.path, located.finding.span.start, located.finding.span.end)
             by_value.setdefault(located.finding.fingerprint, {}).setdefault(spot, located)
         groups = [[spots[k] for k in sorted(spots)] for spots in by_value.values()]
+        state_notes = _state_file_notes(groups)
+        groups = [kept for kept in ([g for g in group if not is_terraform_state(g.path)] for group in groups) if kept]
         groups.sort(key=lambda g: (g[0].root, g[0].path, g[0].finding.span.start, g[0].finding.fingerprint))
         one_tree = len({located.root for group in groups for located in group if not located.host}) <= 1
 
         natural = [self.naming.render(self._context(group[0])) for group in groups]
         reserved = set(natural)
         used: dict[tuple[str, str], str] = {}  # ref -> where its value is first
-        notes: list[str] = []
+        notes: list[str] = list(state_notes)
         secrets: list[PlannedSecret] = []
         renamed = conflicts = 0
         for group, ref in zip(groups, natural, strict=True):
@@ -288,3 +291,28 @@ class Planner:
                                   os.path.join(located.root, located.path))
         return Occurrence(located.path, finding.span.start, finding.span.end, finding.span.line, finding.key_path,
                           finding.reader, style, located.file_digest, located.host, located.root)
+
+
+_STATE_FILES = ("*.tfstate", "*.tfstate.backup", "*.tfstate.*.backup")
+
+
+def is_terraform_state(path: str) -> bool:
+    """Terraform state (``terraform.tfstate``, its backups): Terraform writes it, so its secrets
+    are reported and never rewritten."""
+    name = os.path.basename(path).lower()
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _STATE_FILES)
+
+
+def _state_file_notes(groups: list[list[Located]]) -> list[str]:
+    """One note per Terraform state file that holds planned values (they are left out of the plan)."""
+    held: dict[str, int] = {}
+    for group in groups:
+        for located in group:
+            if is_terraform_state(located.path):
+                where = os.path.join(os.path.basename(located.root), located.path) if located.root else located.path
+                held[where] = held.get(where, 0) + 1
+    return [f"{path}: Terraform state holds {count} secret value(s) in plaintext; state is reported, never "
+            "rewritten: once the code that put them there reads them from the vault (the vaultshift provider, an "
+            "ephemeral resource where it can), rotate them and apply, so the state stops holding the old values"
+            for path, count in sorted(held.items())]
+

@@ -54,7 +54,9 @@ def totals(plan: Plan, stats: ScanStats | None = None) -> str:
     files = {(o.host, o.file) for o in occurrences}
     scanned = f"; {_plural(stats.files_scanned, 'file')} scanned" if stats is not None else ""
     if not plan.secrets:
-        line = f"nothing to migrate: no plaintext secret found{scanned}"
+        found = "only in Terraform state (see the notes)" if any("Terraform state holds" in n for n in plan.notes) \
+            else "no plaintext secret found"
+        line = f"nothing to migrate: {found}{scanned}"
     else:
         backends = Counter(s.ref.backend for s in plan.secrets)
         styles = Counter(str(o.style) for o in occurrences)
