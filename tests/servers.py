@@ -110,8 +110,23 @@ class ServerProcess:
             os.killpg(self.pid, sig)
 
     def freeze(self) -> None:
-        """SIGSTOP: the server keeps its port open but answers nothing (a hung server)."""
+        """SIGSTOP: the server keeps its port open but answers nothing (a hung server). Returns
+        once every thread of the group has stopped: a signal is delivered asynchronously, and on a
+        busy machine a thread could otherwise still answer the next request."""
         self.signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while not self._group_stopped() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _group_stopped(self) -> bool:
+        for task in Path("/proc").glob("[0-9]*/task/[0-9]*/stat"):
+            try:
+                fields = task.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == self.pid and fields[0] not in ("T", "t", "Z", "X"):
+                return False
+        return True
 
     def thaw(self) -> None:
         self.signal(signal.SIGCONT)
