@@ -9,7 +9,6 @@ templates, and rollbacks back to KV byte for byte, the twin dropped."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -22,18 +21,6 @@ def setup(tmp_path: Path, postgres: PostgresServer, bao: BaoServer) -> Setup:
     s = Setup(tmp_path, postgres, bao)
     s.config.write_text(s.config.read_text().replace("admin: admin/pg}", "admin: admin/pg, dual: true}"))
     return s
-
-
-def rendered_login(s: Setup, name: str) -> tuple[str, str]:
-    text = s.render(name)
-    if name.endswith(".env"):
-        found = re.search(r"postgresql://([^:]+):([^@]+)@", text)
-        assert found is not None, "the URL renders"
-        return found.group(1), found.group(2)
-    user = re.search(r"^user = (.+)$", text, re.M)
-    password = re.search(r"^password = (.+)$", text, re.M)
-    assert user is not None and password is not None
-    return user.group(1), password.group(1)
 
 
 def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Setup) -> None:
@@ -63,13 +50,13 @@ def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Se
     # references: the agents render the twin's login; the old one still works.
     step("references")
     for name, path in (("shop", "etc/shop/app.ini"), ("crm", "srv/crm/.env")):
-        user, password = rendered_login(s, path)
+        user, password = s.login(path)
         assert user == f"{s.users[name][0]}_rot" and pg.logs_in(user, password)
         assert pg.logs_in(*s.users[name])
     # The twin acts as the app's user: what it creates belongs to the user.
     with pg.connect() as admin:
         admin.execute(f"GRANT CREATE ON SCHEMA public TO {s.users['shop'][0]}")
-    twin, twin_password = rendered_login(s, "etc/shop/app.ini")
+    twin, twin_password = s.login("etc/shop/app.ini")
     with pg.connect(twin, twin_password) as conn:
         conn.execute(f"SELECT * FROM orders_{s.tag}")
         conn.execute(f"CREATE TABLE made_by_twin_{s.tag} (id int)")
@@ -81,20 +68,20 @@ def test_both_logins_work_until_the_old_one_is_retired(cli, vault_env, setup: Se
     step("finish")
     for name, path in (("shop", "etc/shop/app.ini"), ("crm", "srv/crm/.env")):
         assert not pg.logs_in(*s.users[name])
-        assert pg.logs_in(*rendered_login(s, path))
+        assert pg.logs_in(*s.login(path))
 
     # dynamic from the twin's templates, then back, then back to KV.
     run(cli, vault_env, tmp, "rotate", "dynamic", "plan.json", "--wave", "all", "--state-dir", "state", *config)
-    dynamic_user, dynamic_password = rendered_login(s, "etc/shop/app.ini")
+    dynamic_user, dynamic_password = s.login("etc/shop/app.ini")
     assert dynamic_user.startswith("v-") and pg.logs_in(dynamic_user, dynamic_password)
     run(cli, vault_env, tmp, "rotate", "rollback", "plan.json", "--wave", "all", "--state-dir", "state", *config)
     assert not pg.role_exists(dynamic_user)
-    assert rendered_login(s, "etc/shop/app.ini")[0] == f"{s.users['shop'][0]}_rot"
+    assert s.login("etc/shop/app.ini")[0] == f"{s.users['shop'][0]}_rot"
     run(cli, vault_env, tmp, "rotate", "rollback", "plan.json", "--wave", "all", "--state-dir", "state", *config)
     assert {name: s.template(name).read_bytes() for name in migrated} == migrated
     assert s.file("group_vars/all.yml").read_bytes() == lookup_file
     for name, path in (("shop", "etc/shop/app.ini"), ("crm", "srv/crm/.env")):
-        user, password = rendered_login(s, path)
+        user, password = s.login(path)
         assert user == s.users[name][0] and pg.logs_in(user, password)
         assert password != s.users[name][1], "the leaked password stays dead"
         assert not pg.role_exists(f"{user}_rot")

@@ -6,14 +6,13 @@ nothing left behind."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from servers import BaoServer, PostgresServer
-from test_rotate_waves import Setup, run
+from test_rotate_waves import Setup, login_in, run
 
 from migrator.rewrite.agent_config import TemplateBlock, agent_hcl
 from migrator.rewrite.base import AgentOptions, AutoAuth
@@ -28,13 +27,6 @@ def setup(tmp_path: Path, postgres: PostgresServer, bao: BaoServer) -> Setup:
     s.config.write_text(s.config.read_text().replace("dynamic: {default_ttl: 600, max_ttl: 1200}",
                                                      f"dynamic: {{default_ttl: {TTL}, max_ttl: 120}}"))
     return s
-
-
-def login_in(text: str) -> tuple[str, str]:
-    user = re.search(r"^user = (.+)$", text, re.M)
-    password = re.search(r"^password = (.+)$", text, re.M)
-    assert user is not None and password is not None
-    return user.group(1), password.group(1)
 
 
 def test_the_agent_keeps_a_dynamic_user_alive_past_its_ttl(cli, vault_env, setup: Setup) -> None:

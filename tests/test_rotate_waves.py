@@ -23,6 +23,18 @@ from migrator.rewrite.verify import render_with_agent
 from migrator.session.options import choose_backend
 
 
+def login_in(text: str) -> tuple[str, str]:
+    """The user and password in a rendered app.ini (``user = ``, ``password = ``) or .env
+    (a ``postgresql://USER:PASSWORD@`` URL)."""
+    found = re.search(r"postgresql://([^:]+):([^@]+)@", text)
+    if found is not None:
+        return found.group(1), found.group(2)
+    user = re.search(r"^user = (.+)$", text, re.M)
+    password = re.search(r"^password = (.+)$", text, re.M)
+    assert user is not None and password is not None
+    return user.group(1), password.group(1)
+
+
 class Setup:
     """Three app users, their files, the configuration; everything named uniquely."""
 
@@ -65,6 +77,10 @@ class Setup:
     def template(self, name: str) -> Path:
         path = self.file(name)
         return path.parent / ".vaultshift" / f"{path.name}.ctmpl"
+
+    def login(self, name: str) -> tuple[str, str]:
+        """The user and password the agent renders into ``name`` now."""
+        return login_in(self.render(name))
 
     def render(self, name: str) -> str:
         return render_with_agent(self.template(name).read_bytes(), address=self.bao.addr,

@@ -47,6 +47,7 @@ _ROLE_OF_KEY = (("host", re.compile(r"(^|[_.\-])(host|hostname|server|address|ad
                 ("database", re.compile(r"(^|[_.\-])(name|dbname|db_name|database|db|schema)$")),
                 ("url", re.compile(r"(^|[_.\-])(url|uri|dsn|jdbc_?url|connection_?string|conn)$")),
                 ("engine", re.compile(r"(^|[_.\-])(adapter|driver|engine|dialect|type|vendor|driver_?class_?name)$")))
+_USER_KEY = dict(_ROLE_OF_KEY)["user"]
 _PASSWORD_KEY = re.compile(r"(?i)(password|passwd|pwd|pass|secret)$")
 _DATABASE_WORDS = re.compile(r"(^|[_.\-])(db|database|datasource|datasources|sql|rds)([_.\-]|$)")
 
@@ -203,8 +204,7 @@ def username_at(occurrence: Occurrence, entries: Sequence[Entry], doc: Document,
         if own.value.startswith(user, scheme_end) and doc.text[own.start:own.end] == own.value:
             return own, own.start + scheme_end
     for entry in _siblings(occurrence.key_path, entries):
-        pattern = dict(_ROLE_OF_KEY)["user"]
-        if pattern.search(_leaf(entry.key_path).lower()) and entry.value == user \
+        if _USER_KEY.search(_leaf(entry.key_path).lower()) and entry.value == user \
                 and doc.text[entry.start:entry.end] == user:
             return entry, entry.start
     return None

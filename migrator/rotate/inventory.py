@@ -103,13 +103,14 @@ def decide_items(plan: Plan, settings: RotationSettings, config: Config,
     merged from a fleet's hosts by :func:`migrator.rotate.classify.merge_classified`)."""
     hosts = sorted({o.host for s in plan.secrets for o in s.occurrences})
     order = settings.wave_names(hosts)
+    fleet_waves = settings.waves_for(hosts)
     types = {name: str(s.get("type", "vault")) for name, s in config.backends.items()}
     items = []
     claimed: dict[tuple[str, str], str] = {}
     for one in classified:
         secret = one.secret
         secret_hosts = tuple(sorted({o.host for o in secret.occurrences}))
-        waves = [settings.wave_of(h, hosts) for h in secret_hosts] or [REST]
+        waves = [settings.wave_of(h, fleet_waves) for h in secret_hosts] or [REST]
         wave = max(waves, key=order.index)
         item = RotationItem(secret, one.category, one.reason, TRACK, wave, secret_hosts, one.database)
         item = _decide(item, settings, types, claimed)

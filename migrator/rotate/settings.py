@@ -29,6 +29,7 @@ to the engine and the database. Errors are one line naming the file and the item
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -106,8 +107,10 @@ class RotationSettings:
         first = sorted(h or "local" for h in hosts)[:1]
         return (Wave(CANARY, tuple(first)),) if first else ()
 
-    def wave_of(self, host: str, hosts: list[str]) -> str:
-        return next((w.name for w in self.waves_for(hosts) if w.holds(host)), REST)
+    @staticmethod
+    def wave_of(host: str, waves: Sequence[Wave]) -> str:
+        """The first of ``waves`` (:meth:`waves_for` the fleet) that holds ``host``, else ``rest``."""
+        return next((w.name for w in waves if w.holds(host)), REST)
 
 
 def rotation_settings(config: Config) -> RotationSettings:

@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
-from typing import Any
 
 from migrator.apply.files import LOCAL_FILES, FileAccess, FileWrite
 from migrator.backends.base import Backend, BackendError
@@ -160,6 +159,7 @@ class Rotator:
         self._sessions: dict[str, PostgresAdmin] = {}
         self._registered: set[str] = set()
         self._units: set[str] = set()  # agent units whose files this run wrote
+        self._modes: dict[str, str] = {}  # where each secret stands: read once a run, kept as it records
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self, action: str, items: Sequence[RotationItem], wave: str,
@@ -183,6 +183,7 @@ class Rotator:
 
     def _run(self, action: str, items: Sequence[RotationItem], wave: str, steps: Sequence[str]) -> WaveResult:
         started = time.perf_counter()
+        self._modes = {fingerprint: record.mode for fingerprint, record in self.rotations().items()}
         run_id = self.journal.start_run("rotate", f"{action}:{wave}:{'+'.join(steps)}")
         result = WaveResult(run_id, action, wave)
         done: list[RotationItem] = []
@@ -218,8 +219,12 @@ class Rotator:
         return result
 
     def _mode(self, item: RotationItem) -> str:
-        record = self.rotations().get(item.secret.fingerprint)
-        return record.mode if record else KV
+        return self._modes.get(item.secret.fingerprint, KV)
+
+    def _now(self, item: RotationItem, mode: str, run_id: str) -> None:
+        """Record that ``item`` stands at ``mode`` (the journal, and this run's view of it)."""
+        self.journal.record_rotation(run_id, self._record(item, mode))
+        self._modes[item.secret.fingerprint] = mode
 
     def _skip(self, action: str, item: RotationItem, mode: str) -> SecretOutcome | None:
         """Why ``action`` does nothing to ``item`` now (None: it has work to do)."""
@@ -298,11 +303,11 @@ class Rotator:
                         admin.drop_twin(item.target.user, item.twin)
                     else:
                         admin.set_password(item.target.user, old)
-                self.journal.record_rotation(run_id, self._record(item, KV))
+                self._now(item, KV, run_id)
             elif action == GO_DYNAMIC:
                 self.engine.revoke_leases(item.dynamic_role)
                 self.engine.delete_role(item.dynamic_role)
-                self.journal.record_rotation(run_id, self._record(item, STATIC))
+                self._now(item, STATIC, run_id)
             else:
                 return
             result.rolled_back.append(str(item.secret.ref))
@@ -395,7 +400,7 @@ class Rotator:
         if mode == DYNAMIC:
             self.engine.revoke_leases(item.dynamic_role)
             self.engine.delete_role(item.dynamic_role)
-            self.journal.record_rotation(run_id, self._record(item, STATIC))
+            self._now(item, STATIC, run_id)
         else:
             self.engine.delete_static_role(item.static_role)
             if item.dual:
@@ -403,7 +408,7 @@ class Rotator:
                 admin_user, admin_password = self._admin(item)
                 with self._admin_session(item, admin_user, admin_password) as admin:
                     admin.drop_twin(item.target.user, item.twin)
-            self.journal.record_rotation(run_id, self._record(item, KV))
+            self._now(item, KV, run_id)
 
     # -- static ----------------------------------------------------------------------------------
     def _take_over(self, item: RotationItem, run_id: str) -> None:
@@ -453,7 +458,7 @@ class Rotator:
                 else:
                     admin.set_password(user, old)
             raise
-        self.journal.record_rotation(run_id, self._record(item, STATIC))
+        self._now(item, STATIC, run_id)
 
     def _retire_old(self, item: RotationItem, run_id: str) -> None:
         """Dual credential, once the app uses the twin: the old (leaked) password replaced by one
@@ -472,7 +477,7 @@ class Rotator:
             raise RotationError(where, f"the static role's password does not log in as {item.twin}")
         self.journal.event(run_id, "old credential retired", where)
 
-    def _static_switches(self, item: RotationItem, back: bool = False) -> tuple[Switch, str, Switch | None]:
+    def _static_switches(self, item: RotationItem) -> tuple[Switch, str, Switch | None]:
         """What ``enable`` switches: the password's references to the static role's, and for a
         dual-credential secret the literal username to the static role's username."""
         assert item.target is not None and item.target.user
@@ -516,7 +521,7 @@ class Rotator:
             self.engine.revoke_leases(role)
             self.engine.delete_role(role)
             raise
-        self.journal.record_rotation(run_id, self._record(item, DYNAMIC))
+        self._now(item, DYNAMIC, run_id)
 
     # -- AWS -------------------------------------------------------------------------------------
     def _aws_rotate(self, item: RotationItem, run_id: str) -> None:
@@ -530,12 +535,12 @@ class Rotator:
         if not isinstance(backend, AwsBackend):
             raise RotationError(str(item.secret.ref), "staged rotation is for Secrets Manager secrets")
         admin_user, admin_password = self._admin(item)
-        setter = _PasswordField(PostgresPassword(database.reached_at(target), admin_user, admin_password,
-                                                 tls=database.tls, timeout=self.timeout), item.secret.ref.field)
+        setter = PostgresPassword(database.reached_at(target), admin_user, admin_password, user=target.user,
+                                  field=item.secret.ref.field, tls=database.tls, timeout=self.timeout)
         staged = StagedRotation(backend)
         staged.rotate(item.secret.ref.path, item.secret.ref.field, setter)
         staged.schedule(item.secret.ref.path, max(1, self.settings.rotation_period // 86400))
-        self.journal.record_rotation(run_id, self._record(item, AWS_STAGED))
+        self._now(item, AWS_STAGED, run_id)
 
     # -- references --------------------------------------------------------------------------------
     def _static_ref(self, item: RotationItem) -> SecretRef:
@@ -728,27 +733,6 @@ class Rotator:
                               item.static_role if mode in (STATIC, DYNAMIC) else "",
                               item.dynamic_role if mode == DYNAMIC else "",
                               item.target.user or "" if item.target else "", item.wave)
-
-
-@dataclass(frozen=True, slots=True)
-class _PasswordField:
-    """A database setter for a secret whose password is kept under another field name (the
-    migrated key's, ``DB_PASSWORD``): the setter sees it as ``password``."""
-
-    setter: Any
-    field: str
-
-    def _as_password(self, fields: Mapping[str, str]) -> dict[str, str]:
-        return {"password": fields.get(self.field, "")}
-
-    def set(self, current: Mapping[str, str], pending: Mapping[str, str]) -> None:
-        self.setter.set(self._as_password(current), self._as_password(pending))
-
-    def test(self, pending: Mapping[str, str]) -> None:
-        self.setter.test(self._as_password(pending))
-
-    def undo(self, current: Mapping[str, str], pending: Mapping[str, str]) -> None:
-        self.setter.undo(self._as_password(current), self._as_password(pending))
 
 
 def _reason(exc: OSError | bytes) -> str:

@@ -290,9 +290,7 @@ class Journal:
 
     def rotations(self) -> dict[str, RotationRecord]:
         """Every secret rotation has touched, by fingerprint, as it stands now."""
-        rows = self.db.execute("SELECT fingerprint, backend, path, field, mode, connection, static_role, dynamic_role, "
-                               "username, wave, updated FROM rotations").fetchall()
-        return {row[0]: RotationRecord(*row) for row in rows}
+        return _rotation_records(self.db)
 
     # -- events ------------------------------------------------------------------------------
     def event(self, run_id: str, what: str, item: str) -> None:
@@ -313,14 +311,18 @@ def read_rotations(state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR) -> dic
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         try:
-            rows = db.execute("SELECT fingerprint, backend, path, field, mode, connection, static_role, "
-                              "dynamic_role, username, wave, updated FROM rotations").fetchall()
+            return _rotation_records(db)
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
             return {}
         raise JournalError(f"{path}: cannot read the rotation records ({exc})") from None
+
+
+def _rotation_records(db: sqlite3.Connection) -> dict[str, RotationRecord]:
+    rows = db.execute("SELECT fingerprint, backend, path, field, mode, connection, static_role, dynamic_role, "
+                      "username, wave, updated FROM rotations").fetchall()
     return {row[0]: RotationRecord(*row) for row in rows}
 
 
