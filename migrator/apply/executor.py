@@ -54,10 +54,11 @@ from migrator.apply.files import LOCAL_FILES, FileAccess, FileWrite, LocalFiles
 from migrator.backends.base import AuthError, Backend, BackendError, Sealed, Unavailable
 from migrator.fingerprint import Fingerprinter
 from migrator.plan.digest import FileDigester
-from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle
+from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle, SecretRef
 from migrator.rewrite import Replacement, RewriteContext, RewriteError, RewriteResult, rewrite
 from migrator.rewrite.agent_env import env_templates
 from migrator.rewrite.base import AgentOptions, KvMount
+from migrator.rewrite.terraform import GENERATED_FILE, module_directory, rewrite_module
 from migrator.rewrite.verify import VerifyError, verify_env, verify_parses, verify_render
 from migrator.state.journal import Journal
 
@@ -137,6 +138,9 @@ class _Rewrite:
     context: RewriteContext | None = None
     rewritten: RewriteResult | None = None
     error: str = ""
+    module: str = ""  # a Terraform module's directory: its files are written together or not at all
+    needs: list[PlannedSecret] = field(default_factory=list)  # secrets the new file reads besides its own
+    created: bool = False  # the file is new: the journal lists it as its own companion, so rollback removes it
 
 
 @dataclass(slots=True)
@@ -234,23 +238,35 @@ class Executor:
             # Rewriting the files in memory needs no stored secret: it is done while the secrets
             # are being stored (by a child process, when this machine's files are the ones
             # migrated), and each file is written once its secrets are stored.
-            originals = [f for f in files.values() if f.state == "original"]
+            originals = [f for f in files.values() if f.state == "original" and not _is_terraform(f)]
+            terraform = [f for f in files.values() if f.state == "original" and _is_terraform(f)]
             rewrites: list[_Rewrite] = []
             elsewhere = self._rewrite_elsewhere(originals)
 
             def rewrite_files() -> None:
                 done = elsewhere() if elsewhere is not None else None
                 rewrites.extend(done if done is not None else map(self._rewrite_file, originals))
+                rewrites.extend(self._rewrite_terraform(terraform))
 
             stored = self._store_secrets(files, result, meanwhile=rewrite_files)
             batch: list[_Prepared] = []
+            modules: dict[str, list[_Rewrite]] = {}
             for rewrite_ in rewrites:
+                if rewrite_.module:
+                    modules.setdefault(rewrite_.module, []).append(rewrite_)
+                    continue
                 prepared = self._prepare_file(rewrite_, stored, result)
                 if prepared is not None:
                     batch.append(prepared)
                 if len(batch) >= FILE_BATCH:
                     self._write_files(run, batch, result)
                     batch = []
+            for members in modules.values():
+                together = self._prepare_module(members, stored, result)
+                if batch and len(batch) + len(together) > FILE_BATCH:
+                    self._write_files(run, batch, result)
+                    batch = []
+                batch.extend(together)
             result.files_already_done += sum(f.state == "done" for f in files.values())
             self._write_files(run, batch, result)
             if self.check:
@@ -562,11 +578,90 @@ class Executor:
             return _Rewrite(planned, error=f"not rewritten: {reason}")
         return _Rewrite(planned, style, ordered, replacements, context, rewritten)
 
+    def _rewrite_terraform(self, planned_files: Sequence[_File]) -> list[_Rewrite]:
+        """Terraform files rewritten a module at a time (:mod:`migrator.rewrite.terraform`): for
+        each module, a rewrite of every file that changes (the planned ones, the ones whose
+        ``var.NAME`` changes, ``vaultshift.tf``), in the order they are to be written: the files
+        that gain references first, the files that lose values last."""
+        if not planned_files:
+            return []
+        if not isinstance(self.files, LocalFiles):
+            return [_Rewrite(f, error="not rewritten: Terraform code is rewritten by `vaultshift apply` on the "
+                                      "machine that holds it, not on managed hosts") for f in planned_files]
+        by_module: dict[str, list[_File]] = {}
+        for planned in planned_files:
+            directory = module_directory(os.path.abspath(planned.path), _has_terraform_code)
+            by_module.setdefault(directory, []).append(planned)
+        secrets = {s.ref: s for s in self.plan.secrets}
+        out: list[_Rewrite] = []
+        for directory, members in sorted(by_module.items()):
+            out.extend(self._rewrite_module(directory, members, secrets))
+        return out
+
+    def _rewrite_module(self, directory: str, members: Sequence[_File],
+                        secrets: Mapping[SecretRef, PlannedSecret]) -> list[_Rewrite]:
+        inputs = {os.path.abspath(m.path): self._rewrite_inputs(m) for m in members}
+        failed = next((i.error for i in inputs.values() if i.error), "")
+        try:
+            names = sorted(n for n in os.listdir(directory) if n.endswith(".tf"))
+        except OSError as exc:
+            failed = failed or f"not rewritten: cannot list the module at {directory}: {exc.strerror or exc}"
+            names = []
+        code_paths = [os.path.join(directory, n) for n in names if os.path.join(directory, n) not in inputs]
+        read = self.files.read(code_paths)
+        code: dict[str, bytes] = {path: inputs[path].planned.data for path in inputs if path.endswith(".tf")}
+        for path, content in read.items():
+            if isinstance(content, OSError):
+                failed = failed or f"not rewritten: cannot read {path} of its module: {content.strerror or content}"
+            else:
+                code[path] = content
+        if not failed:
+            try:
+                done = rewrite_module(directory, code, {path: (i.planned.data, i.replacements)
+                                                        for path, i in inputs.items()}, self.default_backend)
+                for path, change in done.changes.items():
+                    verify_parses(path, change.new_bytes, change.spans, change.original or None)
+            except (RewriteError, VerifyError) as exc:
+                failed = f"not rewritten: {exc}"
+        if failed:
+            return [dataclasses.replace(i, error=failed) for i in inputs.values()]
+        needs = [secrets[ref] for ref in sorted(done.refs, key=str) if ref in secrets]
+        out = []
+        for path, change in done.changes.items():
+            own = inputs.get(path)
+            planned = own.planned if own is not None else _File(path, change.original)
+            result = RewriteResult(change.new_bytes, {}, done.description, change.spans, originals=change.originals)
+            context = self._context(path, 0o644, None, None)
+            base = own if own is not None else _Rewrite(planned, ReferenceStyle.TERRAFORM)
+            out.append(dataclasses.replace(base, context=context, rewritten=result, module=directory, needs=needs,
+                                           created=path not in code and own is None))
+        for path, own in inputs.items():
+            if path not in done.changes:  # nothing to change: every span already reads the vault
+                out.append(dataclasses.replace(own, error="not rewritten: the module's rewrite left it unchanged",
+                                               module=directory))
+        # References first, then the files that lose their values: a crash between two of them
+        # leaves values that are also in the vault, never a reference without its block.
+        out.sort(key=lambda r: (r.planned.occurrences != [], os.path.basename(r.planned.path) != GENERATED_FILE))
+        return out
+
+    def _prepare_module(self, members: Sequence[_Rewrite], stored: set[str], result: ApplyResult) -> list[_Prepared]:
+        """A Terraform module's files ready to be written, all of them or none."""
+        prepared = [self._prepare_file(member, stored, result) for member in members]
+        if all(item is not None for item in prepared):
+            return [item for item in prepared if item is not None]
+        failed = next(m.planned.path for m, item in zip(members, prepared, strict=True) if item is None)
+        for item in prepared:
+            if item is not None:
+                result.problems.append(ApplyProblem(item.planned.path, f"not rewritten: {failed} of the same "
+                                                                       "Terraform module could not be"))
+        return []
+
     def _prepare_file(self, done: _Rewrite, stored: set[str], result: ApplyResult) -> _Prepared | None:
         """The rewritten file verified against the stored secrets, ready to be written (None, and
         a problem, when it cannot be)."""
         planned = done.planned
-        missing = sorted({str(s.ref) for s, _ in planned.occurrences if s.fingerprint not in stored})
+        missing = sorted({str(s.ref) for s in [*(s for s, _ in planned.occurrences), *done.needs]
+                          if s.fingerprint not in stored})
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             result.problems.append(ApplyProblem(planned.path, f"not rewritten: {missing[0]} is not stored{more}"))
@@ -579,7 +674,7 @@ class Executor:
         if rewritten.unchanged:
             result.files_already_done += 1
             return None
-        edits = _edits(planned.data, rewritten.new_bytes, rewritten.spans, ordered)
+        edits = _edits(planned.data, rewritten.new_bytes, rewritten.spans, ordered, rewritten.originals)
         original_digest = self.digest(planned.data)
         try:
             # What rollback will do, done now: the new file and the vault's values give back the
@@ -600,7 +695,7 @@ class Executor:
                                                                         for s, o in ordered]),
                                   rewritten.new_bytes.decode("utf-8", errors="replace"))
         return _Prepared(planned, rewritten, original_digest, self.digest(rewritten.new_bytes), edits,
-                         sorted(str(p) for p in rewritten.companions),
+                         sorted([*(str(p) for p in rewritten.companions), *([planned.path] if done.created else [])]),
                          render_check if self.render_check is not None else None, preview)
 
     def _checked(self, batch: Sequence[_Prepared], result: ApplyResult) -> list[_Prepared]:
@@ -687,6 +782,17 @@ class Executor:
         return self.host_root.rstrip("/") + str(path)
 
 
+def _is_terraform(planned: _File) -> bool:
+    return any(o.style is ReferenceStyle.TERRAFORM for _, o in planned.occurrences)
+
+
+def _has_terraform_code(directory: str) -> bool:
+    try:
+        return any(name.endswith(".tf") for name in os.listdir(directory))
+    except OSError:
+        return False
+
+
 def redacted(data: bytes, spans: Sequence[tuple[int, int, str]]) -> str:
     """``data`` as text (for display) with each span ``(start_byte, end_byte, hint)`` replaced by
     its redacted hint."""
@@ -703,18 +809,22 @@ def redacted(data: bytes, spans: Sequence[tuple[int, int, str]]) -> str:
 
 
 def _edits(original: bytes, new: bytes, spans: Sequence[tuple[int, int]],
-           ordered: Sequence[tuple[PlannedSecret, Occurrence]]) -> list[Any]:
+           ordered: Sequence[tuple[PlannedSecret, Occurrence]], originals: Sequence[tuple[int, int]] = ()) -> list[Any]:
     """How to turn ``new`` back into ``original`` without keeping a value: for each edited region
     of ``new``, the original region as literal pieces (bytes that are not secrets, as latin-1
-    text) and references to the secrets that filled the spans."""
+    text) and references to the secrets that filled the spans. ``originals``: each region's
+    span in ``original`` when the rewriter gave them; else worked out from the unchanged text."""
     edits: list[Any] = []
     delta = 0
     pending = list(ordered)
     for index, (new_start, new_end) in enumerate(spans):
-        orig_start = new_start - delta
-        # The region ends where the unchanged text resumes: the next edit's start, or the file's end.
-        next_unchanged = new[new_end:spans[index + 1][0]] if index + 1 < len(spans) else new[new_end:]
-        orig_end = _find_end(original, orig_start, next_unchanged, pending)
+        if originals:
+            orig_start, orig_end = originals[index]
+        else:
+            orig_start = new_start - delta
+            # The region ends where the unchanged text resumes: the next edit's start, or the file's end.
+            next_unchanged = new[new_end:spans[index + 1][0]] if index + 1 < len(spans) else new[new_end:]
+            orig_end = _find_end(original, orig_start, next_unchanged, pending)
         pieces: list[Any] = []
         cursor = orig_start
         while pending and pending[0][1].start_byte < orig_end:

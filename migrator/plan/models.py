@@ -22,7 +22,7 @@ class ReferenceStyle(StrEnum):
     ANSIBLE_LOOKUP = "ansible-lookup"  # {{ lookup('vaultshift.secrets.secret', 'apps/web/db#password') }}
     AGENT_TEMPLATE = "agent-template"  # the file is rendered by a Vault/OpenBao agent (file mount)
     AGENT_ENV = "agent-env"  # .env: agent env_template + exec gives the process its variables
-    TERRAFORM = "terraform"  # tfvars / HCL: a vaultshift_secret data source (issue 7)
+    TERRAFORM = "terraform"  # *.tf / *.tfvars: the vaultshift provider's vaultshift_secret, a module at a time
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -146,6 +146,9 @@ class RewriteResult:
     spans: tuple[tuple[int, int], ...] = ()
     modes: dict[PurePosixPath, int] = field(default_factory=dict)
     unchanged: bool = False
+    # For each span, the byte span of the original it replaced, when the rewriter knows it (the
+    # Terraform rewrite's edits include ones that hold no secret); else apply works it out.
+    originals: tuple[tuple[int, int], ...] = ()
 
 
 class Rewriter(Protocol):

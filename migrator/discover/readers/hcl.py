@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from migrator.discover.document import Document
 from migrator.discover.models import Entry
@@ -180,3 +181,121 @@ class HclReader(Reader):
         if top.variable and key == "default":
             key = top.variable
         return path, key
+
+
+# -- structure, for rewriting Terraform code (migrator.rewrite.terraform) -----------------------------
+
+_TRAVERSAL = re.compile(r"(?<![\w.\-])[A-Za-z_][\w\-]*(?:\.(?:[A-Za-z_][\w\-]*|\d+|\*))*")
+_INTERP_RE = re.compile(_INTERP)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One block of an HCL body: ``labels`` its type and labels (``("variable", "db_password")``),
+    ``outer`` the types of the blocks around it, ``start`` its type's first character, ``open``
+    and ``end`` its braces (``end`` just after the '}'), ``attributes`` each attribute of its own
+    body (not of nested blocks) -> the character span of its expression."""
+
+    labels: tuple[str, ...]
+    outer: tuple[str, ...]
+    start: int
+    open: int
+    end: int
+    attributes: dict[str, tuple[int, int]]
+
+    @property
+    def type(self) -> str:
+        return self.labels[0]
+
+
+class _Open:
+    __slots__ = ("attribute", "attributes", "block", "head", "head_start", "kind", "open", "start", "value_start")
+
+    def __init__(self, kind: int, block: tuple[str, ...] | None = None, open_at: int = -1) -> None:
+        self.kind = kind
+        self.block = block  # the labels of the block this body belongs to (None: an object, a tuple, a call)
+        self.open = open_at
+        self.start = -1  # where the block's type is written
+        self.head: list[str] = []
+        self.head_start = -1
+        self.attribute = ""  # the attribute whose expression is being read
+        self.value_start = -1
+        self.attributes: dict[str, tuple[int, int]] = {}
+
+    def end_value(self, at: int) -> None:
+        if self.attribute:
+            self.attributes[self.attribute] = (self.value_start, at)
+            self.attribute = ""
+
+
+def blocks(text: str) -> list[Block]:
+    """Every block of an HCL file (nested ones too), in the order they close. Raises ReaderError
+    on text the reader would refuse (unbalanced brackets, unterminated strings)."""
+    found: list[Block] = []
+    stack: list[_Open] = [_Open(_BODY, ())]
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        top = stack[-1]
+        body = top.kind == _BODY and top.block is not None
+        if kind == "punct":
+            char = match.group("punct")[0]
+            if char == "\n" or char == ",":
+                if top.kind == _BODY:
+                    top.end_value(match.start())
+                    top.head = []
+            elif char == "=" or char == ":":
+                if body and not top.attribute and top.head:
+                    top.attribute, top.value_start, top.head = top.head[0], match.end(), []
+            elif char == "{" and body and not top.attribute and top.head:
+                stack.append(_Open(_BODY, tuple(top.head), match.start()))
+                stack[-1].start = top.head_start
+                top.head = []
+            elif char in "{[(":
+                stack.append(_Open(_BODY if char == "{" else _LIST))
+            elif len(stack) > 1:
+                closed = stack.pop()
+                closed.end_value(match.start())
+                if closed.block is not None and closed.kind == _BODY:
+                    outer = tuple(o.block[0] for o in stack if o.block)
+                    found.append(Block(closed.block, outer, closed.start, closed.open, match.end(),
+                                       closed.attributes))
+            else:
+                raise ReaderError(f"unbalanced '{char}' at line {_line(text, match.start())}")
+        elif kind == "attr":
+            if body and not top.attribute:
+                top.attribute, top.value_start, top.head = match.group("attr"), match.end(), []
+        elif kind in ("ident", "str"):
+            if body and not top.attribute:
+                if not top.head:
+                    top.head_start = match.start()
+                top.head.append(match.group(kind) if kind == "ident" else _decode(match.group("str")))
+        elif kind in ("bad", "badheredoc"):
+            what = "string" if kind == "bad" else "heredoc"
+            raise ReaderError(f"unterminated {what} at line {_line(text, match.start())}")
+    if len(stack) > 1:
+        raise ReaderError("unexpected end of file (unclosed '{', '[' or '(')")
+    stack[0].end_value(len(text))
+    return found
+
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def traversals(text: str) -> Iterator[tuple[str, int, int]]:
+    """Every reference (``var.name``, ``local.x.y``, ``data.a.b.value``) in HCL text with its
+    character span: bare ones and those inside the ``${...}`` of strings and heredocs, none in
+    comments or literal text."""
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "ident":
+            yield match.group("ident"), match.start(), match.end()
+        elif kind in ("str", "heredoc"):
+            begin = match.start(kind)
+            for interpolation in _INTERP_RE.finditer(match.group(kind)):
+                if interpolation.start() > 0 and match.group(kind)[interpolation.start() - 1] == "$":
+                    continue  # $${ is a literal "${"
+                inner = interpolation.group()
+                for name in _TRAVERSAL.finditer(inner, 2):
+                    yield name.group(), begin + interpolation.start() + name.start(), \
+                        begin + interpolation.start() + name.end()
