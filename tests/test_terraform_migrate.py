@@ -71,14 +71,17 @@ def test_a_modules_variables_and_arguments_move_and_terraform_plans_no_change(
         "versions.tf": 'terraform {\n  required_version = ">= 1.10"\n  required_providers {\n  }\n}\n\n'
                        'variable "region" {\n  type = string\n}\n',
         "variables.tf": ('variable "db_password" {\n  type      = string\n  sensitive = true\n}\n\n'
+                         'variable "db_url" {\n  type      = string\n  sensitive = true\n}\n\n'
                          f'variable "api_key" {{\n  type      = string\n  sensitive = true\n'
                          f'  default   = "{api_key}"\n}}\n'),
         "main.tf": ('resource "terraform_data" "app" {\n  input = {\n    db            = var.db_password\n'
                     '    api           = var.api_key\n'
+                    '    dsn           = "${var.db_url}?sslmode=require"\n'
                     '    url           = "postgres://app:${var.db_password}@db.internal:5432/app"\n'
                     f'    smtp_password = "{smtp_password}"\n  }}\n}}\n\n'
                     'output "app" {\n  value     = terraform_data.app.output\n  sensitive = true\n}\n'),
-        "terraform.tfvars": f'db_password = "{db_password}"\nregion      = "eu-west-1"\n',
+        "terraform.tfvars": (f'db_password = "{db_password}"\nregion      = "eu-west-1"\n'
+                             f'db_url      = "postgres://app:{db_password}@db.internal:5432/app"\n'),
     }
     for name, text in originals.items():
         (module / name).write_text(text)
@@ -89,7 +92,9 @@ def test_a_modules_variables_and_arguments_move_and_terraform_plans_no_change(
 
     migrate(cli, vault_env, tmp_path, module, kinds=3)
     rewritten = {name: (module / name).read_text() for name in originals}
-    assert rewritten["terraform.tfvars"] == 'db_password = null\nregion      = "eu-west-1"\n'
+    assert rewritten["terraform.tfvars"] == 'db_password = null\nregion      = "eu-west-1"\ndb_url      = null\n'
+    assert ('dsn           = "${"postgres://app:${data.vaultshift_secret.db_password.value}@db.internal:5432/app"}'
+            '?sslmode=require"') in rewritten["main.tf"]
     assert 'default   = null' in rewritten["variables.tf"]
     assert "db            = data.vaultshift_secret.db_password.value" in rewritten["main.tf"]
     assert "${data.vaultshift_secret.db_password.value}@db.internal" in rewritten["main.tf"]

@@ -113,6 +113,20 @@ def test_the_provider_joins_an_existing_required_providers_block_and_existing_bl
         GENERATED_FILE]
 
 
+def test_a_secret_inside_a_variables_value_keeps_the_literal_parts_at_every_use() -> None:
+    user = SecretRef("vault", "apps/shop/db", "user")
+    tfvars = f'db_url = "postgres://{OTHER}:{CANARY}@db.internal:5432/app?sslmode=require"\n'
+    variables = 'variable "db_url" {\n  type = string\n}\n'
+    main = 'resource "terraform_data" "a" {\n  input = var.db_url\n  triggers_replace = ["${var.db_url}"]\n}\n'
+    out = module({"variables.tf": variables, "main.tf": main},
+                 {"terraform.tfvars": [(OTHER, user), (CANARY, DB)]}, {"terraform.tfvars": tfvars})
+    assert out["terraform.tfvars"] == "db_url = null\n"
+    url = ('"postgres://${data.vaultshift_secret.apps_shop_db_user.value}:'
+           '${data.vaultshift_secret.apps_shop_db_password.value}@db.internal:5432/app?sslmode=require"')
+    assert out["main.tf"] == main.replace("var.db_url", url)
+    assert len(blocks(out["main.tf"])) == 1  # still HCL: a quoted template inside ${...} is an expression
+
+
 def test_one_secret_for_the_same_variable_in_two_places_is_one_block() -> None:
     variables = f'variable "db_password" {{\n  default = "{CANARY}"\n}}\n'
     tfvars = f'db_password = "{CANARY}"\n'
@@ -129,8 +143,8 @@ def test_one_secret_for_the_same_variable_in_two_places_is_one_block() -> None:
      "/m/main.tf:3: a backend block cannot read a data source"),
     ({"main.tf": VARIABLES, "terraform.tfvars": f'db_password = {{ admin = "{CANARY}" }}\n'},
      {"terraform.tfvars": CANARY}, "/m/terraform.tfvars:1: db_password.admin is inside an object"),
-    ({"main.tf": VARIABLES, "terraform.tfvars": f'db_password = "postgres://a:{CANARY}@h"\n'},
-     {"terraform.tfvars": CANARY}, "db_password holds the secret inside a longer value"),
+    ({"main.tf": VARIABLES, "terraform.tfvars": f'db_password = <<EOT\n{CANARY}\nEOT\n'},
+     {"terraform.tfvars": CANARY}, "/m/terraform.tfvars:2: db_password is not set to a plain string"),
     ({"main.tf": 'variable "db_password" {\n  validation {\n    condition = length(var.db_password) > 8\n'
                  '    error_message = "short"\n  }\n}\n', "terraform.tfvars": f'db_password = "{CANARY}"\n'},
      {"terraform.tfvars": CANARY}, "/m/main.tf:1: variable db_password has a validation block"),
@@ -158,7 +172,7 @@ def test_what_cannot_be_rewritten_is_one_line_naming_file_and_line(files: dict[s
 
 def test_different_secrets_for_one_variable_are_refused() -> None:
     prod, staging = f'db_password = "{CANARY}"\n', f'db_password = "{OTHER}"\n'
-    with pytest.raises(RewriteError, match=r"var\.db_password is set to 2 different secrets"):
+    with pytest.raises(RewriteError, match=r"var\.db_password is set to 2 different values"):
         rewrite_module("/m", {"/m/main.tf": VARIABLES.encode()}, {
             "/m/prod.tfvars": (prod.encode(), [span(prod, CANARY, DB)]),
             "/m/staging.tfvars": (staging.encode(), [span(staging, OTHER, SecretRef("vault", "s/db", "password"))]),

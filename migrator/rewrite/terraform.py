@@ -209,7 +209,7 @@ def rewrite_module(directory: str, code: Mapping[str, bytes],
     readings = _Readings(default_backend)
     for path in module.code:
         readings.read_existing(module.docs[path].text, module.blocks[path])
-    variables: dict[str, list[tuple[str, Site]]] = {}
+    variables: dict[str, list[tuple[str, Site]]] = {}  # name -> each span of its values (path, site)
     arguments: list[tuple[str, Site, str]] = []
     for path in sorted(planned):
         data, replacements = planned[path]
@@ -227,7 +227,7 @@ def rewrite_module(directory: str, code: Mapping[str, bytes],
         else:
             module.edit(path, site.start, site.end, "${" + reading.expression() + "}")
     for name in sorted(variables):
-        refs.add(_move_variable(module, readings, name, variables[name]))
+        refs.update(_move_variable(module, readings, name, variables[name]))
     _require_provider(module, readings)
     changes = {path: _change(module.data[path], module.docs[path], edits) for path, edits in module.edits.items()}
     moved = len(variables)
@@ -257,11 +257,9 @@ def _place(module: _Module, path: str, data: bytes, replacements: Sequence[Repla
             if not tfvars and (len(parts) != 3 or parts[2] != "default"):
                 raise RewriteError(f"{where}: only a variable's default is moved, not {entry.key_path}")
             text = module.docs[path].text
-            quoted = text[site.start - 1: site.start] == '"' and text[site.end: site.end + 1] == '"'
-            before = text[:site.start - 1].rstrip(" \t")
-            if not (site.whole and quoted and before.endswith("=")):
-                raise RewriteError(f"{where}: {name} holds the secret inside a longer value; a variable is moved "
-                                   "only when the secret is its whole value")
+            if entry.quote != '"' or not text[:entry.start - 1].rstrip(" \t").endswith("="):
+                raise RewriteError(f"{where}: {name} is not set to a plain string (a heredoc or an expression); "
+                                   "only a variable set to a quoted string is moved")
             variables.setdefault(name, []).append((path, site))
         elif parts[0] == "terraform":
             raise RewriteError(f"{where}: a backend block cannot read a data source; give {entry.key} with "
@@ -270,15 +268,22 @@ def _place(module: _Module, path: str, data: bytes, replacements: Sequence[Repla
             arguments.append((path, site, EPHEMERAL if parts[0] == "provider" else DATA))
 
 
-def _move_variable(module: _Module, readings: _Readings, name: str, places: list[tuple[str, Site]]) -> SecretRef:
-    """Set the variable's values to null and point every ``var.NAME`` at the secret's block."""
-    first = module.where(*((places[0][0], places[0][1].start)))
-    found = {site.replacement.ref for _, site in places}
-    if len(found) > 1:
+def _move_variable(module: _Module, readings: _Readings, name: str,
+                   places: list[tuple[str, Site]]) -> set[SecretRef]:
+    """Set the variable's values to null and point every ``var.NAME`` at what they held: the
+    secret's block, or a string with the secrets' blocks in it (``"postgres://app:${...}@db"``)."""
+    values: dict[tuple[str, int], list[Site]] = {}  # each written value (file, start) -> its spans
+    for path, site in places:
+        assert site.entry is not None
+        values.setdefault((path, site.entry.start), []).append(site)
+    compositions = {_composition(module.docs[path].text, sites) for (path, _), sites in values.items()}
+    first = module.where(places[0][0], places[0][1].start)
+    if len(compositions) > 1:
         files = ", ".join(sorted({path for path, _ in places}))
-        raise RewriteError(f"{first}: var.{name} is set to {len(found)} different secrets ({files}); a module "
-                           "reads one secret per variable: keep one value, or give each environment its own variable")
-    ref = found.pop()
+        raise RewriteError(f"{first}: var.{name} is set to {len(compositions)} different values ({files}); a "
+                           "module reads one secret per variable: keep one value, or give each environment its "
+                           "own variable")
+    literals, refs = compositions.pop()
     declared = module.declaration(name)
     if declared is None:
         raise RewriteError(f"{first}: {name} is set, but no variable block of the module at {module.directory} "
@@ -303,12 +308,37 @@ def _move_variable(module: _Module, readings: _Readings, name: str, places: list
             top = module.top_block(code_path, start)
             uses.append((code_path, start, top is not None and top.type == "provider"))
     ephemeral = attributes.get("ephemeral") == "true" or (bool(uses) and all(in_provider for *_, in_provider in uses))
-    reading = readings.get(EPHEMERAL if ephemeral else DATA, ref, name)
+    kind = EPHEMERAL if ephemeral else DATA
+    expressions = [readings.get(kind, ref, name if len(refs) == 1 else preferred_name(ref)).expression()
+                   for ref in refs]
+    if literals == ("", ""):
+        expression = expressions[0]
+    else:
+        pieces = [literals[0]]
+        for reading, literal in zip(expressions, literals[1:], strict=True):
+            pieces += ["${", reading, "}", literal]
+        expression = '"' + "".join(pieces) + '"'
     for code_path, start, _ in uses:
-        module.edit(code_path, start, start + len(variable), reading.expression())
-    for value_path, site in places:
-        module.edit(value_path, site.start - 1, site.end + 1, "null")
-    return ref
+        module.edit(code_path, start, start + len(variable), expression)
+    for (value_path, _), sites in values.items():
+        entry = sites[0].entry
+        assert entry is not None
+        module.edit(value_path, entry.start - 1, entry.end + 1, "null")
+    return set(refs)
+
+
+def _composition(text: str, sites: Sequence[Site]) -> tuple[tuple[str, ...], tuple[SecretRef, ...]]:
+    """A written string value as its literal pieces (as written: HCL string syntax) around the
+    secrets' references, in order."""
+    entry = sites[0].entry
+    assert entry is not None
+    literals, refs, cursor = [], [], entry.start
+    for site in sorted(sites, key=lambda s: s.start):
+        literals.append(text[cursor:site.start])
+        refs.append(site.replacement.ref)
+        cursor = site.end
+    literals.append(text[cursor:entry.end])
+    return tuple(literals), tuple(refs)
 
 
 def _require_provider(module: _Module, readings: _Readings) -> None:
