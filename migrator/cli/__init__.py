@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import apply, baseline, copy, guard, plan, rotate, scan, terraform
+from migrator.cli import access, apply, baseline, copy, guard, plan, rotate, scan, terraform
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_parser(sub)
     rotate.add_parser(sub)
     terraform.add_parser(sub)
+    access.add_parser(sub)
     return parser
 
 
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 chosen = choices[name]
         chosen.print_help(sys.stderr)
         return EXIT_ERROR
+    from migrator.access.model import AccessError
     from migrator.config import ConfigError
     from migrator.discover.baseline import BaselineError
     from migrator.fingerprint import FingerprintKeyError
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from migrator.state.journal import JournalError
 
     one_line_errors = (UsageError, BaselineError, FingerprintKeyError, GitError, PushInputError, ConfigError,
-                       PlanFileError, JournalError, RotationError)
+                       PlanFileError, JournalError, RotationError, AccessError)
     try:
         return int(args.handler(args))
     except one_line_errors as exc:
