@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 from migrator.backends.base import Backend, BackendError
 from migrator.backends.vault import rfc3339
+from migrator.plan.models import SecretRef
 from migrator.rotate.database import DatabaseEngine
+from migrator.rotate.errors import RotationError
 from migrator.rotate.inventory import AWS_STAGED, DYNAMIC, STATIC, RotationItem
 from migrator.state.journal import RotationRecord
 
@@ -41,26 +43,42 @@ class Age:
 
 def secret_age(item: RotationItem, record: RotationRecord | None, backends: Mapping[str, Backend],
                engine: DatabaseEngine | None, now: float | None = None) -> Age:
+    """The age of ``item``'s current value; a store that cannot be read gives an unknown age."""
+    try:
+        return current_age(item.secret.ref, record, backends, engine, now)
+    except BackendError as exc:
+        return Age(None, f"cannot be read: {exc}")
+
+
+def current_age(ref: SecretRef, record: RotationRecord | None, backends: Mapping[str, Backend],
+                engine: DatabaseEngine | None, now: float | None = None) -> Age:
+    """The age of the value stored at ``ref`` as rotation left it (``record``: None when rotation
+    never touched it). Raises :class:`BackendError` when a store cannot be read (the caller
+    decides whether the store is down for its other secrets)."""
     now = time.time() if now is None else now
     mode = record.mode if record else ""
-    try:
-        if mode == DYNAMIC:
-            return Age(0.0, "a user per lease")
-        if mode == STATIC and engine is not None:
-            role = engine.read_static_role(record.static_role if record else item.static_role) or {}
-            rotated = rfc3339(role.get("last_vault_rotation"))
-            return Age(None, "static role not found") if rotated is None else Age((now - rotated) / DAY)
-        if mode == AWS_STAGED:
-            from migrator.backends.aws import AwsBackend
-            from migrator.rotate.aws_staged import StagedRotation
+    if mode == DYNAMIC:
+        return Age(0.0, "a user per lease")
+    if mode == STATIC and record is not None:
+        if engine is None:
+            return Age(None, "no database engine to read its static role from")
+        role = engine.read_static_role(record.static_role) or {}
+        rotated = rfc3339(role.get("last_vault_rotation"))
+        return Age(None, "static role not found") if rotated is None else Age((now - rotated) / DAY)
+    backend = backends.get(ref.backend)
+    if backend is None:
+        return Age(None, f"backend {ref.backend!r} is not configured")
+    if mode == AWS_STAGED:
+        from migrator.backends.aws import AwsBackend
+        from migrator.rotate.aws_staged import StagedRotation
 
-            backend = backends[item.secret.ref.backend]
-            if isinstance(backend, AwsBackend):
-                schedule = StagedRotation(backend).schedule_of(item.secret.ref.path)
-                return Age((now - schedule.rotated_at.timestamp()) / DAY)
-        stored = backends[item.secret.ref.backend].read_secret(item.secret.ref.path)
-    except (BackendError, KeyError) as exc:
-        return Age(None, f"cannot be read: {exc}")
+        if isinstance(backend, AwsBackend):
+            try:
+                schedule = StagedRotation(backend).schedule_of(ref.path)
+            except RotationError as exc:
+                return Age(None, exc.reason)
+            return Age((now - schedule.rotated_at.timestamp()) / DAY)
+    stored = backend.read_secret(ref.path)
     if stored is None or stored.deleted:
         return Age(None, "not stored")
     if stored.created is None:
