@@ -213,3 +213,12 @@ def _ansible_runtime_dirs() -> Iterator[None]:
 
     for directory in RUNTIME_DIRS:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+from terraform_run import Workspace, make_workspace  # noqa: E402
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, bao: BaoServer, cli: Callable[..., subprocess.CompletedProcess[str]]) -> Workspace:
+    """A Terraform working directory with the vaultshift provider installed (tests/terraform_run.py)."""
+    return make_workspace(tmp_path, bao, cli)

@@ -20,15 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import test_terraform_provider
 import yaml
 from servers import BaoServer, MotoServer, aws_test_env, make_value
-from test_terraform_provider import Workspace, assert_quiet, put
+from terraform_run import Workspace, assert_quiet, put
 
 from migrator.backends import make_backend
 from migrator.terraform.reading import PROVIDER_TIMEOUT, ProviderSettings, ReadFailure, SecretReader
 
-workspace = test_terraform_provider.workspace  # the harness's fixture, for these tests too
 PLAN_BOUND = 30.0  # seconds for a whole plan against unreachable backends
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from migration import run
 from servers import BaoServer, make_value
-from test_terraform_provider import Workspace, assert_quiet
-from test_terraform_provider import workspace as workspace  # the fixture
+from terraform_run import Workspace, assert_quiet
 
 from migrator.rewrite.terraform import GENERATED_FILE
 

@@ -10,16 +10,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-import test_terraform_provider
 from migration import run
 from servers import BaoServer, free_port
-from test_terraform_provider import Workspace, assert_quiet
+from terraform_run import Workspace, assert_quiet
 
 from migrator.backends import make_backend
 from migrator.plan import planfile
 from migrator.report.kpis import measure
 
-workspace = test_terraform_provider.workspace  # the fixture: the provider installed as a user installs it
 EXAMPLE = Path(__file__).resolve().parent.parent / "terraform" / "examples" / "migration-gate" / "main.tf"
 
 
