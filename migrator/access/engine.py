@@ -6,7 +6,9 @@ changes, and applying them all or none. The CLI and the Ansible collection are a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from migrator.access.aws_policies import aws_policies, iam_client_for, iam_managed
 from migrator.access.model import AccessError, AccessModel, build_model
 from migrator.access.settings import AccessSettings, access_settings
 from migrator.access.vault_apply import AccessResult, Managed, apply_changes, check_auth_mounts, plan_changes, policy
@@ -42,26 +44,40 @@ def policies_of(model: AccessModel, config: Config) -> dict[str, str]:
     return vault_policies(model, kv_mounts(config), engine_mounts(config), [a.mount for a in settings.auth])
 
 
-def vault_backend(settings: AccessSettings, backends: Mapping[str, Backend]) -> VaultBackend:
+def vault_backend(settings: AccessSettings, backends: Mapping[str, Backend]) -> VaultBackend | None:
+    """The Vault / OpenBao backend whose server gets the policies and roles; None when there is none."""
     backend = backends.get(settings.vault) if settings.vault else None
-    if not isinstance(backend, VaultBackend):
-        raise AccessError("no Vault/OpenBao backend is configured for the policies (access.vault)")
-    return backend
+    return backend if isinstance(backend, VaultBackend) else None
 
 
-def managed(model: AccessModel, config: Config, backend: VaultBackend) -> list[Managed]:
-    """What ``access apply`` manages on the server: the policies (then, in later steps, the roles)."""
-    return [policy(backend, name, text) for name, text in sorted(policies_of(model, config).items())]
+def iam_client(model: AccessModel, config: Config) -> Any | None:
+    """An IAM client for the account of the AWS backends, when the model gives IAM policies."""
+    return iam_client_for(config) if aws_policies(model, config) else None
 
 
-def plan_access(model: AccessModel, config: Config, backend: VaultBackend) -> AccessResult:
+def managed(model: AccessModel, config: Config, backend: VaultBackend | None, iam: Any | None = None) -> list[Managed]:
+    """What ``access apply`` manages: the Vault policies (on ``backend``'s server) and the IAM
+    policies (through ``iam``); AccessError when there is neither."""
+    items = [policy(backend, name, text) for name, text in sorted(policies_of(model, config).items())] \
+        if backend is not None else []
+    items += iam_managed(model, config, iam) if iam is not None else []
+    if backend is None and iam is None:
+        raise AccessError("nothing to manage: no Vault/OpenBao backend is configured (access.vault), and no secret "
+                          "is on an AWS backend")
+    return items
+
+
+def plan_access(model: AccessModel, config: Config, backend: VaultBackend | None,
+                iam: Any | None = None) -> AccessResult:
     """What applying would change (reads only). AccessError for a collision or a missing auth mount."""
-    check_auth_mounts(backend, [(a.method, a.mount) for a in model.settings.auth])
-    return AccessResult(plan_changes(managed(model, config, backend)))
+    if backend is not None:
+        check_auth_mounts(backend, [(a.method, a.mount) for a in model.settings.auth])
+    return AccessResult(plan_changes(managed(model, config, backend, iam)))
 
 
-def apply_access(model: AccessModel, config: Config, backend: VaultBackend) -> AccessResult:
+def apply_access(model: AccessModel, config: Config, backend: VaultBackend | None,
+                 iam: Any | None = None) -> AccessResult:
     """Apply every change, all or none."""
-    result = plan_access(model, config, backend)
+    result = plan_access(model, config, backend, iam)
     result.applied = apply_changes(result.changes)
     return result

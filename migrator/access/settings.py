@@ -12,6 +12,7 @@
           paths: [apps/shop/, apps/billing/]   # "x/" a prefix, "x" one path
           backend: vault            # default: default_backend
       operators: true               # a policy that manages everything vaultshift manages
+      aws: {account: "123456789012"}  # IAM policies' ARNs (default "*"); iam_endpoint_url for tests
       auth:                         # how apps log in (secret zero)
         approle: {mount: approle, secret_id_ttl: 600, token_ttl: 3600}
         kubernetes: {mount: kubernetes}    # optional
@@ -88,7 +89,7 @@ def access_settings(config: Config) -> AccessSettings:
         return AccessSettings(source=config.source, vault=_vault(config, None, where))
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
-    known = {"prefix", "vault", "apps", "shared", "teams", "operators", "auth"}
+    known = {"prefix", "vault", "apps", "shared", "teams", "operators", "auth", "aws"}
     unknown = sorted(str(k) for k in raw if k not in known)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (use {', '.join(sorted(known))})")

@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions = access.add_subparsers(dest="action", metavar="ACTION")
     plan = actions.add_parser("plan", help="what apply would change (reads the server, changes nothing)")
     plan.add_argument("--diff", action="store_true", help="show each change as a unified diff")
-    plan.add_argument("--output-dir", metavar="DIR", help="also write every policy to DIR/vault/NAME.hcl")
+    plan.add_argument("--output-dir", metavar="DIR",
+                      help="also write every policy to DIR/vault/NAME.hcl and DIR/aws/NAME.json")
     _common(plan)
     plan.set_defaults(handler=run_plan)
     apply = actions.add_parser("apply", help="create and update the policies, all or none")
@@ -48,7 +49,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--inventory", metavar="FILE", help="Ansible inventory, for host_group matches")
 
 
-def _load(args: argparse.Namespace) -> tuple[Config, AccessModel, dict[str, Backend], VaultBackend]:
+def _load(args: argparse.Namespace) -> tuple[Config, AccessModel, dict[str, Backend], VaultBackend | None]:
     from migrator.access.engine import load_model, vault_backend
     from migrator.backends import backends_from_config
     from migrator.config import load_config
@@ -63,19 +64,25 @@ def _load(args: argparse.Namespace) -> tuple[Config, AccessModel, dict[str, Back
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from migrator.access.engine import plan_access, policies_of
+    from migrator.access.aws_policies import aws_policies, policy_text
+    from migrator.access.engine import iam_client, plan_access, policies_of
     from migrator.access.model import AccessError
     from migrator.backends.base import BackendError
+    from migrator.config import ConfigError
 
     config, model, backends, backend = _load(args)
     try:
         if args.output_dir:
-            folder = Path(args.output_dir) / "vault"
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, text in policies_of(model, config).items():
-                (folder / f"{name}.hcl").write_text(text, encoding="utf-8")
-        result = plan_access(model, config, backend)
-    except (AccessError, BackendError) as exc:
+            for kind, suffix, documents in (
+                    ("vault", "hcl", policies_of(model, config) if backend is not None else {}),
+                    ("aws", "json", {n: policy_text(d) for n, d in aws_policies(model, config).items()})):
+                if documents:
+                    folder = Path(args.output_dir) / kind
+                    folder.mkdir(parents=True, exist_ok=True)
+                    for name, text in documents.items():
+                        (folder / f"{name}.{suffix}").write_text(text, encoding="utf-8")
+        result = plan_access(model, config, backend, iam_client(model, config))
+    except (AccessError, BackendError, ConfigError) as exc:
         print(f"vaultshift: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     finally:
@@ -91,14 +98,15 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from migrator.access.engine import apply_access
+    from migrator.access.engine import apply_access, iam_client
     from migrator.access.model import AccessError
     from migrator.backends.base import BackendError
+    from migrator.config import ConfigError
 
     config, model, backends, backend = _load(args)
     try:
-        result = apply_access(model, config, backend)
-    except (AccessError, BackendError) as exc:
+        result = apply_access(model, config, backend, iam_client(model, config))
+    except (AccessError, BackendError, ConfigError) as exc:
         print(f"vaultshift: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     finally:
