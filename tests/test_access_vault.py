@@ -180,3 +180,20 @@ def test_bad_settings_are_one_line(section: dict[str, Any], message: str) -> Non
     with pytest.raises(ConfigError) as caught:
         access_settings(parse_config({"access": section}, "vaultshift.yml"))
     assert message in str(caught.value) and str(caught.value).startswith("vaultshift.yml: access")
+
+
+def test_an_app_whose_secret_rotates_reads_the_database_engines_credentials_too() -> None:
+    from migrator.access.model import Place
+
+    ref = SecretRef("vault", "apps/shop/db", "password")
+    config = parse_config({"backends": {"vault": {"type": "vault"}, "database": {"type": "vault-database",
+                                                                                "mount": "db-engine"}}},
+                          "vaultshift.yml")
+    planned = secret(ref, occurrence("shop/a.yml"))
+    model = build_model(make_plan(planned), access_settings(config),
+                        rotated={planned.fingerprint: Place("database", "static-creds/shop-app")})
+    text = policies_of(model, config)["vaultshift-app-shop"]
+    assert 'path "secret/data/apps/shop/db" {\n  capabilities = ["read"]\n}' in text
+    assert 'path "db-engine/static-creds/shop-app" {\n  capabilities = ["read"]\n}' in text
+    operators = policies_of(model, config)["vaultshift-operators"]
+    assert 'path "db-engine/*"' in operators and operators.count('path "db-engine/*"') == 1

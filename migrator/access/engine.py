@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from migrator.access.aws_policies import aws_policies, iam_client_for, iam_managed
-from migrator.access.model import AccessError, AccessModel, build_model
+from migrator.access.model import AccessError, AccessModel, Place, build_model
 from migrator.access.settings import AccessSettings, access_settings
 from migrator.access.vault_apply import AccessResult, Managed, apply_changes, check_auth_mounts, plan_changes, policy
 from migrator.access.vault_policies import vault_policies
@@ -22,9 +22,13 @@ from migrator.rewrite.base import KvMount
 
 
 def kv_mounts(config: Config) -> dict[str, KvMount]:
-    """Each Vault backend's KV mount (and path prefix), by backend name."""
-    return {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
-            for name, s in config.backends.items() if s.get("type", "vault") == "vault"}
+    """Each Vault backend's KV mount (and path prefix), by backend name; a database engine's
+    credentials (``vault-database`` backends) read like KV version 1 paths."""
+    mounts = {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
+              for name, s in config.backends.items() if s.get("type", "vault") == "vault"}
+    mounts.update({name: KvMount(str(s.get("mount") or "database"), "", version=1)
+                   for name, s in config.backends.items() if s.get("type") == "vault-database"})
+    return mounts
 
 
 def engine_mounts(config: Config) -> list[str]:
@@ -33,9 +37,31 @@ def engine_mounts(config: Config) -> list[str]:
                    if s.get("type") == "vault-database"})
 
 
-def load_model(plan: Plan, config: Config, inventory: Inventory | None = None) -> AccessModel:
+def load_model(plan: Plan, config: Config, inventory: Inventory | None = None,
+               state_dir: str | None = None) -> AccessModel:
+    """The access model of ``plan``; with ``state_dir`` (the journal), the secrets phase 3 rotates
+    are read where their references read now too (static-creds / creds of the database engine)."""
     settings = access_settings(config)
-    return build_model(plan, settings, inventory.groups if inventory is not None else lambda host: frozenset())
+    return build_model(plan, settings, inventory.groups if inventory is not None else lambda host: frozenset(),
+                       rotated_places(config, state_dir) if state_dir else None)
+
+
+def rotated_places(config: Config, state_dir: str) -> dict[str, Place]:
+    """Each rotating secret's credential path (by fingerprint), from the journal's rotation records."""
+    from migrator.rotate.settings import rotation_settings
+    from migrator.state.journal import read_rotations
+
+    records = read_rotations(state_dir)
+    if not records or "rotation" not in config.extra:
+        return {}
+    credentials = rotation_settings(config).credentials
+    places = {}
+    for fingerprint, record in records.items():
+        if record.mode == "static" and record.static_role:
+            places[fingerprint] = Place(credentials, f"static-creds/{record.static_role}")
+        elif record.mode == "dynamic" and record.dynamic_role:
+            places[fingerprint] = Place(credentials, f"creds/{record.dynamic_role}")
+    return places
 
 
 def policies_of(model: AccessModel, config: Config) -> dict[str, str]:

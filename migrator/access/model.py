@@ -11,7 +11,7 @@ become the same.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from migrator.access.settings import AccessSettings
@@ -85,16 +85,21 @@ class AccessModel:
 
 
 def build_model(plan: Plan, settings: AccessSettings,
-                groups_of: Callable[[str], frozenset[str]] = lambda host: frozenset()) -> AccessModel:
+                groups_of: Callable[[str], frozenset[str]] = lambda host: frozenset(),
+                rotated: Mapping[str, Place] | None = None) -> AccessModel:
     """The access model of ``plan``: every occurrence's app (the first ``access.apps`` entry that
     matches it, else its vault path's directory: ``{app}`` of the default naming) reads its
     secret's path; the app runs on the occurrences' hosts.
-    ``groups_of(host)``: the host's inventory groups, for ``host_group`` matches."""
+    ``groups_of(host)``: the host's inventory groups, for ``host_group`` matches. ``rotated``:
+    for a secret (by fingerprint) that phase 3 put under rotation, where its references read now
+    (a database engine's ``static-creds/ROLE`` or ``creds/ROLE``): its apps read that too."""
     reads: dict[str, set[Place]] = {}
     hosts: dict[str, set[str]] = {}
     origin: dict[str, str] = {}  # app name -> what named it, for the collision message
     for secret in plan.secrets:
-        place = Place(secret.ref.backend, secret.ref.path)
+        places = [Place(secret.ref.backend, secret.ref.path)]
+        if rotated and secret.fingerprint in rotated:
+            places.append(rotated[secret.fingerprint])
         for occurrence in secret.occurrences:
             target = Target(occurrence.path, secret.kind, occurrence.host, groups_of(occurrence.host)
                             if occurrence.host else frozenset())
@@ -111,20 +116,20 @@ def build_model(plan: Plan, settings: AccessSettings,
             if previous != named_by and not (previous.startswith("path ") and named_by.startswith("path ")):
                 raise AccessError(f"app name {name!r} comes from both {previous} and {named_by}; name them in "
                                   "access.apps")
-            reads.setdefault(name, set()).add(place)
+            reads.setdefault(name, set()).update(places)
             if occurrence.host:
                 hosts.setdefault(name, set()).add(occurrence.host)
     readers: dict[Place, list[str]] = {}
-    for name, places in reads.items():
-        for place in places:
+    for name, read in reads.items():
+        for place in read:
             readers.setdefault(place, []).append(name)
     for place, names in sorted(readers.items()):
         if len(names) > 1 and place.path not in settings.shared:
             first, second = sorted(names)[:2]
             raise AccessError(f"{place.path} ({place.backend}) is read by apps {first} and {second}: give each app "
                               "its own credential, or list the path under access.shared")
-    apps = tuple(AppAccess(name, tuple(sorted(hosts.get(name, ()))), tuple(sorted(places)))
-                 for name, places in sorted(reads.items()))
+    apps = tuple(AppAccess(name, tuple(sorted(hosts.get(name, ()))), tuple(sorted(read)))
+                 for name, read in sorted(reads.items()))
     teams = tuple(TeamAccess(t.name, tuple(Place(t.backend, p) for p in t.paths)) for t in settings.teams)
     for index, team in enumerate(teams):
         for other in teams[index + 1:]:

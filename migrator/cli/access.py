@@ -47,6 +47,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", help="the migration plan (vaultshift plan -o FILE)")
     parser.add_argument("--config", metavar="FILE", help="backends and the access section (default ./vaultshift.yml)")
     parser.add_argument("-i", "--inventory", metavar="FILE", help="Ansible inventory, for host_group matches")
+    parser.add_argument("--state-dir", default=".vaultshift", metavar="DIR",
+                        help="the journal (default .vaultshift/ here): secrets phase 3 rotates are read from the "
+                             "database engine, and their apps may read those credentials")
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, AccessModel, dict[str, Backend], VaultBackend | None]:
@@ -58,7 +61,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, AccessModel, dict[str, Back
 
     config = load_config(args.config)
     inventory = load_inventory(args.inventory) if args.inventory else None
-    model = load_model(planfile.load(args.plan), config, inventory)
+    model = load_model(planfile.load(args.plan), config, inventory, args.state_dir)
     backends = backends_from_config(config)
     return config, model, backends, vault_backend(model.settings, backends)
 
