@@ -11,7 +11,8 @@ A vaultshift path ``apps/shop/db`` on an ``aws`` backend is the secret named ``P
   the backend names a ``kms_key_id`` (the default ``aws/secretsmanager`` key needs none).
 - ``PREFIX-team-NAME``: write-only on the team's name prefixes (``...:secret:PREFIX*``; an exact
   path as above): ``CreateSecret``, ``PutSecretValue``, ``UpdateSecret``, ``TagResource``,
-  ``DescribeSecret`` (versions, stages and tags; no value), and an explicit ``Deny`` of
+  ``UntagResource``, ``DescribeSecret`` and ``ListSecretVersionIds`` (versions, stages and tags;
+  no value: what ``vaultshift put`` needs), and an explicit ``Deny`` of
   ``GetSecretValue`` and ``BatchGetSecretValue`` on the same resources, so no other policy the
   developer holds can give the values back (a batch read is checked per secret against
   ``GetSecretValue``, which the Deny matches). Scoped by name prefix, not by tag: prefixes are
@@ -59,8 +60,11 @@ TAG_KEY, TAG_VALUE = "vaultshift:managed", "access"
 KIND = "IAM policy"
 
 APP_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")
-TEAM_ACTIONS = ("secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue",
-                "secretsmanager:TagResource", "secretsmanager:UpdateSecret")
+# What `vaultshift put` needs through a write-only policy (migrator.access.selfservice): versions
+# are listed to number the next one, tags carry each key's source and first_seen.
+TEAM_ACTIONS = ("secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds",
+                "secretsmanager:PutSecretValue", "secretsmanager:TagResource", "secretsmanager:UntagResource",
+                "secretsmanager:UpdateSecret")
 TEAM_DENIED = ("secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue")
 OPERATOR_ACTIONS = ("secretsmanager:*",)
 OPERATOR_ANYWHERE = ("secretsmanager:BatchGetSecretValue", "secretsmanager:GetRandomPassword",

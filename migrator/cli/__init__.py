@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import access, apply, baseline, copy, guard, plan, rotate, scan, terraform
+from migrator.cli import access, apply, baseline, copy, guard, plan, put, rotate, scan, terraform
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_parser(sub)
     terraform.add_parser(sub)
     access.add_parser(sub)
+    put.add_parser(sub)
     return parser
 
 
