@@ -11,15 +11,16 @@ all of them or none. Applying twice changes nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from migrator.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
+from migrator.cli.common import EXIT_CLEAN, EXIT_FINDINGS
 
 if TYPE_CHECKING:
     from migrator.access.model import AccessModel
-    from migrator.backends.base import Backend
     from migrator.backends.vault import VaultBackend
     from migrator.config import Config
 
@@ -52,9 +53,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "database engine, and their apps may read those credentials")
 
 
-def _load(args: argparse.Namespace) -> tuple[Config, AccessModel, dict[str, Backend], VaultBackend | None]:
-    from migrator.access.engine import load_model, vault_backend
+@contextlib.contextmanager
+def _session(args: argparse.Namespace) -> Iterator[tuple[Config, AccessModel, VaultBackend | None, Any]]:
+    """The configuration, the access model of the plan, the Vault backend (None without one) and
+    an IAM client (None without AWS places); the backends are closed after. A backend's failure
+    becomes an AccessError: one line, exit 2."""
+    from migrator.access.engine import iam_client, load_model, vault_backend
+    from migrator.access.model import AccessError
     from migrator.backends import backends_from_config
+    from migrator.backends.base import BackendError
     from migrator.config import load_config
     from migrator.plan import planfile
     from migrator.plan.inventory import load_inventory
@@ -63,18 +70,20 @@ def _load(args: argparse.Namespace) -> tuple[Config, AccessModel, dict[str, Back
     inventory = load_inventory(args.inventory) if args.inventory else None
     model = load_model(planfile.load(args.plan), config, inventory, args.state_dir)
     backends = backends_from_config(config)
-    return config, model, backends, vault_backend(model.settings, backends)
+    try:
+        yield config, model, vault_backend(model.settings, backends), iam_client(model, config)
+    except BackendError as exc:
+        raise AccessError(str(exc)) from None
+    finally:
+        for store in backends.values():
+            store.close()
 
 
 def run_plan(args: argparse.Namespace) -> int:
     from migrator.access.aws_policies import aws_policies, policy_text
-    from migrator.access.engine import iam_client, plan_access, policies_of
-    from migrator.access.model import AccessError
-    from migrator.backends.base import BackendError
-    from migrator.config import ConfigError
+    from migrator.access.engine import plan_access, policies_of
 
-    config, model, backends, backend = _load(args)
-    try:
+    with _session(args) as (config, model, backend, iam):
         if args.output_dir:
             for kind, suffix, documents in (
                     ("vault", "hcl", policies_of(model, config) if backend is not None else {}),
@@ -84,13 +93,7 @@ def run_plan(args: argparse.Namespace) -> int:
                     folder.mkdir(parents=True, exist_ok=True)
                     for name, text in documents.items():
                         (folder / f"{name}.{suffix}").write_text(text, encoding="utf-8")
-        result = plan_access(model, config, backend, iam_client(model, config))
-    except (AccessError, BackendError, ConfigError) as exc:
-        print(f"vaultshift: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    finally:
-        for store in backends.values():
-            store.close()
+        result = plan_access(model, config, backend, iam)
     for change in result.changes:
         print(f"{change.action:<10} {change.label}")
         if args.diff and change.action != "unchanged":
@@ -101,20 +104,10 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from migrator.access.engine import apply_access, iam_client
-    from migrator.access.model import AccessError
-    from migrator.backends.base import BackendError
-    from migrator.config import ConfigError
+    from migrator.access.engine import apply_access
 
-    config, model, backends, backend = _load(args)
-    try:
-        result = apply_access(model, config, backend, iam_client(model, config))
-    except (AccessError, BackendError, ConfigError) as exc:
-        print(f"vaultshift: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    finally:
-        for store in backends.values():
-            store.close()
+    with _session(args) as (config, model, backend, iam):
+        result = apply_access(model, config, backend, iam)
     for change in result.applied:
         print(f"{'created' if change.action == 'create' else 'updated':<10} {change.label}")
     print(f"{len(result.applied)} change(s) applied, {len(result.changes) - len(result.applied)} unchanged",
