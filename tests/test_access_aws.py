@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 import pytest
+from access_plans import make_plan, occurrence, secret
 from servers import MotoServer, make_value
 
 from migrator.access.aws_policies import (
@@ -39,21 +40,9 @@ from migrator.access.settings import access_settings
 from migrator.access.vault_apply import apply_changes, plan_changes
 from migrator.backends import make_backend
 from migrator.config import Config, ConfigError, parse_config
-from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle, SecretRef
+from migrator.plan.models import Plan, SecretRef
 
 MOTO_ACCOUNT = "123456789012"
-
-
-def occurrence(path: str, host: str = "") -> Occurrence:
-    return Occurrence(path, 0, 8, 1, "password", "yaml", ReferenceStyle.AGENT_TEMPLATE, "hmac:x", host, "/srv")
-
-
-def secret(ref: SecretRef, *occurrences: Occurrence) -> PlannedSecret:
-    return PlannedSecret(f"fp:{ref}", "password", ref, occurrences)
-
-
-def make_plan(*secrets: PlannedSecret) -> Plan:
-    return Plan(tuple(secrets), ("/srv",), "key", "apps/{app}/{key}")
 
 
 def iam_matches(pattern: str, arn: str) -> bool:

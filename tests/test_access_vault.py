@@ -11,6 +11,7 @@ from typing import Any
 
 import hvac
 import pytest
+from access_plans import make_plan, occurrence, secret
 from servers import BaoServer, make_value
 
 from migrator.access.engine import apply_access, load_model, plan_access, policies_of
@@ -20,19 +21,7 @@ from migrator.access.vault_apply import apply_changes, plan_changes, policy
 from migrator.backends import make_backend
 from migrator.backends.vault import VaultBackend
 from migrator.config import ConfigError, parse_config
-from migrator.plan.models import Occurrence, Plan, PlannedSecret, ReferenceStyle, SecretRef
-
-
-def occurrence(path: str, host: str = "") -> Occurrence:
-    return Occurrence(path, 0, 8, 1, "password", "yaml", ReferenceStyle.AGENT_TEMPLATE, "hmac:x", host, "/srv")
-
-
-def secret(ref: SecretRef, *occurrences: Occurrence) -> PlannedSecret:
-    return PlannedSecret(f"fp:{ref}", "password", ref, occurrences)
-
-
-def make_plan(*secrets: PlannedSecret) -> Plan:
-    return Plan(tuple(secrets), ("/srv",), "key", "apps/{app}/{key}")
+from migrator.plan.models import SecretRef
 
 
 class Setup:
