@@ -2,9 +2,10 @@
 repositories and the configured :class:`Targets` into one :class:`PhaseStatus` per phase, each
 with its explicit :class:`Criterion` list and, for every criterion not met, what blocks it.
 
-- phase 1 (guard): every tracked repository has both guards (``pre-commit`` and ``pre-receive``)
-  installed, and no secret entered its history after the guard was installed (proved by a history
-  scan made after the install: a repository not scanned since is not proved clean);
+- phase 1 (guard): every tracked repository has a vaultshift guard installed (``pre-commit`` in a
+  work tree, ``pre-receive`` on a bare server repository: what ``vaultshift guard install``
+  writes there), and no secret entered its history after the guard was installed (proved by a
+  history scan made after the install: a repository not scanned since is not proved clean);
 - phase 2 (centralize): the hardcoded count is 0 and adoption (files and hosts) reaches its target;
 - phase 3 (rotate): rotation coverage reaches its target, the share of secrets older than the KPI's
   maximum age is at most its target and the average age is at most ``max_age_days``.
@@ -37,7 +38,7 @@ from migrator.guard.install import HOOKS
 
 TRACKING_SECTION = "tracking"
 TARGETS_KEY = "targets"
-REQUIRED_HOOKS = HOOKS  # both guards: pre-commit in work trees, pre-receive on the server
+GUARD_HOOKS = HOOKS  # either guards a repository: pre-commit in a work tree, pre-receive on a server
 _HISTORY_TARGET = "0 repositories with a secret added after the guard"
 
 
@@ -191,25 +192,23 @@ def evaluate(points: Sequence[Mapping[str, Any]], repos: Iterable[TrackedRepo | 
     return [guard_phase(tracked), centralize_phase(now, targets), rotate_phase(now, targets)]
 
 
-def guard_phase(repos: Sequence[TrackedRepo], required: Sequence[str] = REQUIRED_HOOKS) -> PhaseStatus:
-    """Phase 1: every tracked repository guarded by all ``required`` hooks, and no secret introduced
-    into its history after its guard was installed (as a history scan made since shows)."""
-    wanted = " and ".join(required)
+def guard_phase(repos: Sequence[TrackedRepo], hooks: Sequence[str] = GUARD_HOOKS) -> PhaseStatus:
+    """Phase 1: every tracked repository guarded (one of ``hooks`` installed), and no secret
+    introduced into its history after its guard was installed (as a history scan made since shows)."""
+    wanted = " or ".join(hooks)
     if not repos:
         nothing = "no repository is tracked yet"
-        return _phase(1, "Guard", (Criterion("guards installed", f"{wanted} in every tracked repository",
+        return _phase(1, "Guard", (Criterion("guards installed", f"a guard ({wanted}) in every tracked repository",
                                              "0 repositories", False, nothing),
                                    Criterion("no new secret in history", _HISTORY_TARGET, "unknown", False,
                                              nothing)))
-    unguarded = [(repo.repo, [hook for hook in required if hook not in repo.hooks]) for repo in repos]
-    unguarded = [(name, missing) for name, missing in unguarded if missing]
-    guarded = [repo for repo in repos if all(hook in repo.hooks for hook in required)]
+    unguarded = [repo.repo for repo in repos if not any(hook in repo.hooks for hook in hooks)]
+    guarded = [repo for repo in repos if repo.repo not in unguarded]
     installed = Criterion(
-        "guards installed", f"{wanted} in every tracked repository",
+        "guards installed", f"a guard ({wanted}) in every tracked repository",
         f"{len(guarded)} of {len(repos)} repositories", not unguarded,
-        "" if not unguarded else f"{_count(len(unguarded), 'repository', 'repositories')} without "
-        f"{'both guards' if len(required) == 2 else 'every guard'}: "
-        + ", ".join(f"{name} ({' and '.join(missing)} missing)" for name, missing in unguarded))
+        "" if not unguarded else f"{_count(len(unguarded), 'repository', 'repositories')} without a guard: "
+        + ", ".join(unguarded))
     leaked = [repo.repo for repo in guarded if repo.installed_at is not None and repo.newest_introduction is not None
               and repo.newest_introduction > repo.installed_at]
     unproved = [repo.repo for repo in guarded if repo.repo not in leaked and
@@ -220,7 +219,7 @@ def guard_phase(repos: Sequence[TrackedRepo], required: Sequence[str] = REQUIRED
     if unproved:
         reasons.append(f"history not scanned since the guard was installed in {_names(unproved)}")
     if unguarded:
-        reasons.append(f"not guarded yet: {_names([name for name, _ in unguarded])}")
+        reasons.append(f"not guarded yet: {_names(unguarded)}")
     clean = len(guarded) - len(leaked) - len(unproved)
     history = Criterion("no new secret in history", _HISTORY_TARGET,
                         f"{clean} of {len(repos)} proved clean"
