@@ -70,7 +70,8 @@ class MigrationKpis:
     ``age_average_days`` over the known ones (None: none known), ``too_old`` of them older than
     ``max_age_days``, ``too_old_share`` of the known; ``age_notes`` say why ages are unknown
     (``"2 secrets: not stored yet"``), ``unreachable`` names each backend that could not be read
-    at all. ``plan_digest`` and ``last_run`` tie the numbers to a plan and a journal's history."""
+    at all; ``ages_days`` are the known ages themselves. ``plan_digest`` and ``last_run`` tie the
+    numbers to a plan and a journal's history."""
 
     secrets: int
     occurrences: int
@@ -101,6 +102,7 @@ class MigrationKpis:
     plan_digest: str
     last_run: str
     measured_at: float
+    ages_days: tuple[float, ...] = ()  # each known age, in days (for the age distribution)
 
     def to_dict(self) -> dict[str, Any]:
         """Every number by its field's name (JSON-ready: lists, a plain dict), and ``format``."""
@@ -116,12 +118,15 @@ class MigrationKpis:
         """What :meth:`to_dict` gave (a history's entry); ValueError when it is not one."""
         if data.get("format") != KPI_FORMAT:
             raise ValueError(f"KPI format {data.get('format')!r} is not {KPI_FORMAT}")
+        optional = {"ages_days"}
         try:
-            given = {item.name: data[item.name] for item in fields(cls)}
+            given = {item.name: data[item.name] for item in fields(cls)
+                     if item.name in data or item.name not in optional}
         except KeyError as exc:
             raise ValueError(f"KPI record without {exc}") from None
         given["hardcoded_by_group"] = dict(given["hardcoded_by_group"])
         given["age_notes"], given["unreachable"] = tuple(given["age_notes"]), tuple(given["unreachable"])
+        given["ages_days"] = tuple(float(days) for days in given.get("ages_days", ()))
         return cls(**given)
 
 
@@ -136,6 +141,39 @@ def host_state_dir(state_dir: str | os.PathLike[str], host: str) -> Path:
     if name in ("", ".", ".."):
         name = f"_{name}_"
     return Path(state_dir) / HOSTS_DIR / name
+
+
+@dataclass(frozen=True, slots=True)
+class JournalProgress:
+    """What the journal says of a plan's secrets and files now: the fingerprints stored, the
+    (host, file) places migrated, each rotating secret's mode (by fingerprint)."""
+
+    stored: frozenset[str]
+    migrated: frozenset[tuple[str, str]]
+    rotations: Mapping[str, str]
+
+
+def journal_progress(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR) -> JournalProgress:
+    """Where the journal in ``state_dir`` says the plan stands (MeasureError as :func:`measure`)."""
+    main, views, file_states = _journal_views(plan, Path(state_dir))
+    migrated = frozenset(place for place, state in file_states.items() if state in MIGRATED_STATES)
+    stored = frozenset(s.fingerprint for s in plan.secrets if any(view.stored(s) for view in views))
+    return JournalProgress(stored, migrated, {fp: record.mode for fp, record in main.rotations.items()})
+
+
+def _journal_views(plan: Plan, directory: Path) -> tuple[Any, list[Any], dict[tuple[str, str], str]]:
+    """The controller's journal, every journal (each host's merged with the controller's), and
+    each planned (host, file)'s latest state."""
+    if not directory.is_dir():
+        raise MeasureError(f"{directory}: no such state directory (vaultshift apply makes it; "
+                           "give the one apply ran with)")
+    main = _read_journal(directory / JOURNAL_NAME)
+    hosts = sorted({o.host for s in plan.secrets for o in s.occurrences})
+    by_host = {host: main.merged(_read_journal(host_state_dir(directory, host) / JOURNAL_NAME))
+               for host in hosts if host}
+    file_states = {(o.host, o.file): by_host.get(o.host, main).file_state(o.file)
+                   for s in plan.secrets for o in s.occurrences}
+    return main, [main, *by_host.values()], file_states
 
 
 def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
@@ -153,19 +191,9 @@ def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
     Raises :class:`MeasureError` when ``state_dir`` is not a directory or its journal is not one
     this version reads. A directory without a journal yet means nothing was applied."""
     now = time.time() if now is None else now
-    directory = Path(state_dir)
-    if not directory.is_dir():
-        raise MeasureError(f"{state_dir}: no such state directory (vaultshift apply makes it; "
-                           "give the one apply ran with)")
-    main = _read_journal(directory / JOURNAL_NAME)
-    hosts = sorted({o.host for s in plan.secrets for o in s.occurrences})
-    by_host = {host: main.merged(_read_journal(host_state_dir(directory, host) / JOURNAL_NAME))
-               for host in hosts if host}
-    views = [main, *by_host.values()]
-
     # Each (host, file) as its latest record has it; an occurrence is plaintext unless its file is migrated.
-    file_states = {(o.host, o.file): by_host.get(o.host, main).file_state(o.file)
-                   for s in plan.secrets for o in s.occurrences}
+    main, views, file_states = _journal_views(plan, Path(state_dir))
+    hosts = sorted({o.host for s in plan.secrets for o in s.occurrences})
     migrated = {place for place, state in file_states.items() if state in MIGRATED_STATES}
     plaintext = [o for s in plan.secrets for o in s.occurrences if (o.host, o.file) not in migrated]
     group_of = dict(groups or {})
@@ -205,7 +233,7 @@ def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
         age_average_days=sum(known) / len(known) if known else None,
         too_old=too_old, too_old_share=share(too_old, len(known)), max_age_days=MAX_AGE_DAYS,
         age_notes=ages.notes(), unreachable=tuple(reason for _, reason in sorted(ages.down.items())),
-        plan_digest=plan_digest(plan), last_run=last[0], measured_at=now)
+        plan_digest=plan_digest(plan), last_run=last[0], measured_at=now, ages_days=tuple(sorted(known)))
 
 
 class _Ages:

@@ -296,6 +296,8 @@ def _kpi_attributes() -> dict[str, PvsAttribute]:
         "plan_digest": a_str("The plan's digest (the journal's runs name it).", computed=True),
         "last_run": a_str("The journal's latest run (empty: none yet).", computed=True),
         "measured_at": count("When the numbers were measured (seconds since the epoch)."),
+        "ages_days": a_list(a_num(), "Each known age, in days, youngest first (for an age distribution).",
+                            computed=True),
     }
 
 
