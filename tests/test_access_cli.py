@@ -41,6 +41,7 @@ def test_plan_apply_and_apply_again_change_nothing(tmp_path: Path, bao: BaoServe
     lines = [line for line in planned.stdout.splitlines() if line.startswith("create ")]
     assert sorted(line.split(None, 1)[1] for line in lines) == sorted([
         f"policy {prefix}-app-shop", f"policy {prefix}-team-shop-devs", f"policy {prefix}-operators",
+        f"approle role approle-{run_id}/{prefix}-shop",  # billing reads Secrets Manager only: no vault login
         f"IAM policy {prefix}-app-billing", f"IAM policy {prefix}-operators"])
     shop = (tmp_path / "policies" / "vault" / f"{prefix}-app-shop.hcl").read_text()
     assert f'path "secret/data/{run_id}/apps/shop/password"' in shop and "billing" not in shop
@@ -49,9 +50,9 @@ def test_plan_apply_and_apply_again_change_nothing(tmp_path: Path, bao: BaoServe
 
     applied = run(cli, env, tmp_path, "access", "apply", "plan.json")
     assert applied.returncode == 0, applied.stderr
-    assert "5 change(s) applied, 0 unchanged" in applied.stderr
+    assert "6 change(s) applied, 0 unchanged" in applied.stderr
     again = run(cli, env, tmp_path, "access", "apply", "plan.json")
-    assert again.returncode == 0 and "0 change(s) applied, 5 unchanged" in again.stderr
+    assert again.returncode == 0 and "0 change(s) applied, 6 unchanged" in again.stderr
     assert run(cli, env, tmp_path, "access", "plan", "plan.json").returncode == 0
 
     bao.client().sys.create_or_update_policy(f"{prefix}-team-shop-devs", 'path "x" { capabilities = ["read"] }')

@@ -67,12 +67,14 @@ def test_apps_read_only_their_own_paths_and_developers_write_without_reading(
     assert [(a.name, a.hosts) for a in model.apps] == [("billing", ("web02",)), ("shop", ("web01",))]
 
     planned = plan_access(model, setup.config, setup.backend)
-    assert sorted((c.action, c.managed.name) for c in planned.changes) == sorted([
-        ("create", f"{setup.prefix}-app-billing"), ("create", f"{setup.prefix}-app-shop"),
-        ("create", f"{setup.prefix}-team-payments"), ("create", f"{setup.prefix}-operators")])
+    assert sorted((c.action, c.label) for c in planned.changes) == sorted([
+        ("create", f"policy {setup.prefix}-app-billing"), ("create", f"policy {setup.prefix}-app-shop"),
+        ("create", f"policy {setup.prefix}-team-payments"), ("create", f"policy {setup.prefix}-operators"),
+        ("create", f"approle role {setup.approle}/{setup.prefix}-billing"),
+        ("create", f"approle role {setup.approle}/{setup.prefix}-shop")])
     assert bao.client().sys.list_acl_policies()["data"]["keys"].count(f"{setup.prefix}-app-shop") == 0  # plan: none
     applied = apply_access(model, setup.config, setup.backend)
-    assert len(applied.applied) == 4
+    assert len(applied.applied) == 6
     again = apply_access(model, setup.config, setup.backend)
     assert again.applied == [] and {c.action for c in again.changes} == {"unchanged"}
 

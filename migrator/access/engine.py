@@ -10,6 +10,7 @@ from typing import Any
 
 from migrator.access.aws_policies import aws_policies, iam_client_for, iam_managed
 from migrator.access.model import AccessError, AccessModel, Place, build_model
+from migrator.access.secret_zero import app_roles
 from migrator.access.settings import AccessSettings, access_settings
 from migrator.access.vault_apply import AccessResult, Managed, apply_changes, check_auth_mounts, plan_changes, policy
 from migrator.access.vault_policies import vault_policies
@@ -82,10 +83,14 @@ def iam_client(model: AccessModel, config: Config) -> Any | None:
 
 
 def managed(model: AccessModel, config: Config, backend: VaultBackend | None, iam: Any | None = None) -> list[Managed]:
-    """What ``access apply`` manages: the Vault policies (on ``backend``'s server) and the IAM
-    policies (through ``iam``); AccessError when there is neither."""
-    items = [policy(backend, name, text) for name, text in sorted(policies_of(model, config).items())] \
-        if backend is not None else []
+    """What ``access apply`` manages: the Vault policies and each app's login roles (AppRole;
+    Kubernetes and JWT when configured) on ``backend``'s server, and the IAM policies (through
+    ``iam``); AccessError when there is neither."""
+    items: list[Managed] = []
+    if backend is not None:
+        policies = policies_of(model, config)
+        items += [policy(backend, name, text) for name, text in sorted(policies.items())]
+        items += app_roles(model, backend, policies)  # after the policies: a role names its app's
     items += iam_managed(model, config, iam) if iam is not None else []
     if backend is None and iam is None:
         raise AccessError("nothing to manage: no Vault/OpenBao backend is configured (access.vault), and no secret "

@@ -14,9 +14,10 @@
       operators: true               # a policy that manages everything vaultshift manages
       aws: {account: "123456789012"}  # IAM policies' ARNs (default "*"); iam_endpoint_url for tests
       auth:                         # how apps log in (secret zero)
-        approle: {mount: approle, secret_id_ttl: 600, token_ttl: 3600}
-        kubernetes: {mount: kubernetes}    # optional
-        jwt: {mount: jwt}                  # optional
+        approle: {mount: approle, secret_id_ttl: 24h, token_ttl: 1h, wrap_ttl: 60s}
+        kubernetes: {mount: kubernetes, apps: {shop: {namespace: shop, service_accounts: [shop]}}}
+        jwt: {mount: jwt, apps: {shop: {bound_subject: "repo:org/shop:ref:refs/heads/main"}}}
+      (the options of each method: migrator.access.secret_zero)
 
 An occurrence no ``apps`` entry matches belongs to the app its vault path names: the path's
 directory (``apps/shop/db`` -> ``shop``, the ``{app}`` of the default naming). Errors are one line
@@ -136,8 +137,12 @@ def access_settings(config: Config) -> AccessSettings:
     operators = raw.get("operators", True)
     if not isinstance(operators, bool):
         raise ConfigError(f"{where}.operators: must be true or false")
-    return AccessSettings(prefix, tuple(apps), frozenset(shared), tuple(teams), operators, tuple(auth), config.source,
-                          _vault(config, raw.get("vault"), where))
+    settings = AccessSettings(prefix, tuple(apps), frozenset(shared), tuple(teams), operators, tuple(auth),
+                              config.source, _vault(config, raw.get("vault"), where))
+    from migrator.access.secret_zero import identity_options  # it reads these settings: imported here
+
+    identity_options(settings)  # the auth methods' options (TTLs, bound claims...), checked now
+    return settings
 
 
 def _vault(config: Config, name: Any, where: str) -> str:

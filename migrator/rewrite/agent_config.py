@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from migrator.plan.models import SecretRef
-from migrator.rewrite.base import COMPANION_DIR, AgentOptions, AutoAuth, KvMount, RewriteError
+from migrator.rewrite.base import (
+    AUTO_AUTH_METHODS,
+    COMPANION_DIR,
+    KUBERNETES_TOKEN_FILE,
+    AgentOptions,
+    AutoAuth,
+    KvMount,
+    RewriteError,
+)
 from migrator.rewrite.spans import Encoding
 
 _GO_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -100,16 +108,41 @@ def hcl_string(text: str, what: str = "value") -> str:
 
 
 def _auth_block(auth: AutoAuth) -> list[str]:
+    """The ``auto_auth`` block: paths of files that hold credentials, never a credential."""
     lines = ["auto_auth {"]
+    exit_on_err = ["    exit_on_err = true"] if auth.exit_on_err else []
     if auth.method == "approle":
         lines += [
             '  method "approle" {',
-            f"    mount_path  = {hcl_string(auth.mount_path, 'auth mount path')}",
-            *(["    exit_on_err = true"] if auth.exit_on_err else []),
+            f"    mount_path  = {hcl_string(auth.path, 'auth mount path')}",
+            *exit_on_err,
             "    config = {",
             f"      role_id_file_path                   = {hcl_string(auth.role_id_file, 'role id file')}",
             f"      secret_id_file_path                 = {hcl_string(auth.secret_id_file, 'secret id file')}",
             "      remove_secret_id_file_after_reading = false",
+            "    }",
+            "  }",
+        ]
+    elif auth.method in ("kubernetes", "jwt"):
+        if not auth.role:
+            raise RewriteError(f"{auth.method} auto-auth needs the role to log in as")
+        jwt_file = auth.jwt_file or (KUBERNETES_TOKEN_FILE if auth.method == "kubernetes" else "")
+        if not jwt_file:
+            raise RewriteError("jwt auto-auth needs the JWT file's path")
+        # The platform owns the token file (a projected service account token, a CI job's JWT):
+        # the agent reads it at each login and never removes it.
+        pairs = [("role", hcl_string(auth.role, "role"))]
+        if auth.method == "kubernetes":
+            pairs.append(("token_path", hcl_string(jwt_file, "token file")))
+        else:
+            pairs += [("path", hcl_string(jwt_file, "JWT file")), ("remove_jwt_after_reading", "false")]
+        width = max(len(key) for key, _ in pairs)
+        lines += [
+            f'  method "{auth.method}" {{',
+            f"    mount_path  = {hcl_string(auth.path, 'auth mount path')}",
+            *exit_on_err,
+            "    config = {",
+            *(f"      {key.ljust(width)} = {value}" for key, value in pairs),
             "    }",
             "  }",
         ]
@@ -118,12 +151,12 @@ def _auth_block(auth: AutoAuth) -> list[str]:
             raise RewriteError("token_file auto-auth needs the token file's path")
         lines += [
             '  method "token_file" {',
-            *(["    exit_on_err = true"] if auth.exit_on_err else []),
+            *exit_on_err,
             f"    config = {{ token_file_path = {hcl_string(auth.token_file, 'token file')} }}",
             "  }",
         ]
     else:
-        raise RewriteError(f"unknown auto-auth method {auth.method!r} (approle or token_file)")
+        raise RewriteError(f"unknown auto-auth method {auth.method!r} ({', '.join(AUTO_AUTH_METHODS)})")
     lines.append("}")
     return lines
 
@@ -146,6 +179,8 @@ def agent_hcl(options: AgentOptions, header: Sequence[str], templates: Sequence[
     lines += ["", "vault {", f"  address = {hcl_string(options.address, 'vault address')}"]
     if options.ca_cert:
         lines.append(f"  ca_cert = {hcl_string(options.ca_cert, 'CA certificate path')}")
+    if options.retries is not None:
+        lines += ["  retry {", f"    num_retries = {int(options.retries)}", "  }"]
     lines.append("}")
     if options.namespace:
         lines.append(f"namespace = {hcl_string(options.namespace, 'namespace')}")

@@ -23,6 +23,8 @@ from migrator.plan.models import Occurrence, SecretRef
 MARKER = "__VAULTSHIFT_AGENT__"
 LOOKUP_PLUGIN = "vaultshift.secrets.secret"
 COMPANION_DIR = ".vaultshift"  # beside the rewritten file: templates, agent configs, units
+KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # a pod's service account token
+AUTO_AUTH_METHODS = ("approle", "kubernetes", "jwt", "token_file")
 
 # Vault paths and field names end up inside Jinja and Go string literals and HCL strings: the
 # planner's naming makes them from [a-z0-9._-/]; anything that could close or escape a literal is
@@ -73,19 +75,44 @@ class KvMount:
 
 @dataclass(frozen=True, slots=True)
 class AutoAuth:
-    """How the agent logs in. AppRole (the default: role id and secret id in root-only files) for
-    hosts; a token file for tests and for hosts where something else maintains a token."""
+    """How the agent logs in; every credential is a file's path, never a value.
 
-    method: str = "approle"  # "approle" or "token_file"
-    mount_path: str = "auth/approle"
+    - ``approle`` (the default, for hosts): the role id and secret id in root-only files (where
+      ``vaultshift.secrets.approle_identity`` delivers them).
+    - ``kubernetes`` (pods): ``role`` and the service account token at ``jwt_file`` (default
+      :data:`KUBERNETES_TOKEN_FILE`).
+    - ``jwt`` (CI jobs, workload identities): ``role`` and the JWT at ``jwt_file``.
+    - ``token_file``: a token something else maintains (and the tests' render checks).
+
+    ``mount_path`` is the auth mount's path (``auth/approle``); empty: ``auth/METHOD``."""
+
+    method: str = "approle"  # one of AUTO_AUTH_METHODS
+    mount_path: str = ""
     role_id_file: str = "/etc/vaultshift/approle/role_id"
     secret_id_file: str = "/etc/vaultshift/approle/secret_id"
     token_file: str = ""
     exit_on_err: bool = False  # give up on a failed login instead of retrying with backoff
+    role: str = ""  # kubernetes and jwt: the role to log in as
+    jwt_file: str = ""  # kubernetes: the service account token (default KUBERNETES_TOKEN_FILE); jwt: required
+
+    @property
+    def path(self) -> str:
+        """The auth mount's path as the agent wants it: ``auth/MOUNT``."""
+        mount = self.mount_path.strip("/") or self.method
+        return mount if mount.startswith("auth/") else f"auth/{mount}"
 
     @classmethod
     def token(cls, path: str, exit_on_err: bool = False) -> AutoAuth:
         return cls(method="token_file", token_file=path, exit_on_err=exit_on_err)
+
+    @classmethod
+    def kubernetes(cls, role: str, mount: str = "kubernetes", token_path: str = "",
+                   exit_on_err: bool = False) -> AutoAuth:
+        return cls(method="kubernetes", mount_path=mount, role=role, jwt_file=token_path, exit_on_err=exit_on_err)
+
+    @classmethod
+    def jwt(cls, role: str, jwt_file: str, mount: str = "jwt", exit_on_err: bool = False) -> AutoAuth:
+        return cls(method="jwt", mount_path=mount, role=role, jwt_file=jwt_file, exit_on_err=exit_on_err)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +129,7 @@ class AgentOptions:
     destination: str = ""  # agent_template: render there (a tmpfs path) instead of over the file
     ca_cert: str = ""
     namespace: str = ""
+    retries: int | None = None  # vault.retry.num_retries (None: the agent's default, 12; -1: none)
 
 
 @dataclass(frozen=True, slots=True)
