@@ -15,7 +15,7 @@ from migrator.demo.run import Demo, run_demo
 _RANDOM = re.compile(r"[A-Za-z0-9_]{20,}")
 
 
-def test_the_demo_runs_the_three_phases_prints_no_value_and_cleans_up() -> None:
+def test_the_demo_runs_the_three_phases_prints_no_value_and_cleans_up(tmp_path: Path) -> None:
     out = io.StringIO()
     planted: list[str] = []
     roots: list[Path] = []
@@ -27,7 +27,8 @@ def test_the_demo_runs_the_three_phases_prints_no_value_and_cleans_up() -> None:
                 planted.extend(token for token in _RANDOM.findall(path.read_text()) if not token.isalpha())
 
     started = time.perf_counter()
-    demo = run_demo(out=out, on_ready=collect)
+    report = tmp_path / "report.html"
+    demo = run_demo(out=out, on_ready=collect, report_path=report)
     seconds = time.perf_counter() - started
     text = out.getvalue()
     assert seconds < 60, f"the demo took {seconds:.0f} s"
@@ -43,3 +44,7 @@ def test_the_demo_runs_the_three_phases_prints_no_value_and_cleans_up() -> None:
     assert not [token for token in planted if token in text], "a planted value was printed"
     assert demo.bao.token not in text and demo.pg.password not in text
     assert roots and not roots[0].exists()
+    assert "✓ Phase 1  Guard" in text and "✓ Phase 2  Centralize" in text  # the status at the end
+    assert "✗ Phase 3  Rotate" in text and "blocks: 3 of 5 stored secrets not under rotation" in text
+    page = report.read_text()
+    assert page.count("<svg") == 3 and not [token for token in planted if token in page]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrator import __version__
-from migrator.cli import access, apply, baseline, copy, demo, guard, plan, put, rotate, scan, terraform
+from migrator.cli import access, apply, baseline, copy, demo, guard, plan, put, rotate, scan, status, terraform
 from migrator.cli.common import EXIT_ERROR, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     terraform.add_parser(sub)
     access.add_parser(sub)
     put.add_parser(sub)
+    status.add_parser(sub)
     demo.add_parser(sub)
     return parser
 

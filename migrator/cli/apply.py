@@ -158,6 +158,12 @@ def run_apply(args: argparse.Namespace) -> int:
         executor = make_executor(plan, config, journal, fingerprinter, digest, args.agent_check, args.concurrency,
                                  check=args.check, preview=args.diff)
         result = executor.apply()
+    if not result.check:
+        from migrator.report.record import record_progress
+
+        record_progress(config, args.state_dir, plan, "apply", executor.backends)
+    for backend in executor.backends.values():
+        backend.close()
     for preview in result.previews:
         sys.stdout.writelines(difflib.unified_diff(preview.before.splitlines(keepends=True),
                                                    preview.after.splitlines(keepends=True),

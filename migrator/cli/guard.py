@@ -52,6 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     inst.add_argument("--force", action="store_true",
                       help="replace a hook vaultshift did not write (kept as HOOK.pre-vaultshift)")
     inst.add_argument("--check", action="store_true", help="say what would change; write nothing")
+    inst.add_argument("--state-dir", metavar="DIR",
+                      help="also record the guard in the migration's inventory there (phase 1's gate)")
+    inst.add_argument("--config", metavar="FILE", help="with --state-dir: the configuration (its tracking: section)")
     inst.set_defaults(handler=run_install)
 
 
@@ -171,4 +174,9 @@ def run_install(args: argparse.Namespace) -> int:
         print(f"vaultshift: {name} hook would be written to {path}", file=sys.stderr)
     else:
         print(f"vaultshift: {name} hook written to {path}", file=sys.stderr)
+    if args.state_dir and not args.check:
+        from migrator.config import load_config
+        from migrator.report.record import record_guard
+
+        record_guard(load_config(args.config), args.state_dir, args.repo, name)
     return EXIT_CLEAN

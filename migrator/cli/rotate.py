@@ -130,6 +130,9 @@ def run_wave(args: argparse.Namespace) -> int:
             if result.failed:
                 failed = True
                 break
+    from migrator.report.record import record_progress
+
+    record_progress(config, args.state_dir, plan, "rotate", backends)
     for backend in backends.values():
         backend.close()
     return EXIT_FINDINGS if failed else EXIT_CLEAN

@@ -47,6 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "once, each finding with the commits that introduced it")
     scan.add_argument("--since", metavar="REV",
                       help="with --git: only commits not reachable from REV (what came after it)")
+    scan.add_argument("--state-dir", metavar="DIR",
+                      help="also record the scan in the migration's inventory there (with --git: the history "
+                           "scan phase 1's gate rests on); a tracking: url in --config goes first")
+    scan.add_argument("--config", metavar="FILE", help="with --state-dir: the configuration (its tracking: section)")
     scan.set_defaults(handler=run_scan)
 
 
@@ -63,6 +67,11 @@ def run_scan(args: argparse.Namespace) -> int:
         result, annotate = _scan_history(args, accepted)
     else:
         result = run_scanner(args, accepted)
+        if args.state_dir:
+            from migrator.config import load_config
+            from migrator.report.record import record_scan
+
+            record_scan(load_config(args.config), args.state_dir, result, args.paths or ["."])
 
     if args.format == "json":
         report = json_report.render(result, annotate)
@@ -93,8 +102,13 @@ def _scan_history(args: argparse.Namespace,
 
     if len(args.paths) != 1:
         raise UsageError("--git scans one repository: give one PATH")
-    history = scan_history(Git(args.paths[0]), make_scanner(args, accepted), args.max_file_size, args.since,
-                           tuple(args.exclude))
+    git = Git(args.paths[0])
+    history = scan_history(git, make_scanner(args, accepted), args.max_file_size, args.since, tuple(args.exclude))
+    if args.state_dir:
+        from migrator.config import load_config
+        from migrator.report.record import record_history
+
+        record_history(load_config(args.config), args.state_dir, args.paths[0], history, git.resolve("HEAD") or "")
 
     def annotate(finding: Finding) -> dict[str, Any]:
         commits = [c.to_dict() for c in history.introductions(finding)]

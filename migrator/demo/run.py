@@ -10,8 +10,9 @@ started for the run, then everything removed but the HTML report.
 3. **Rotate**: the database users are put under the vault's static rotation (the old passwords
    stop working), then the shop's consumers get dynamic users.
 
-After each phase the KPIs are measured (migrator.report.kpis) and recorded; the report shows them
-moving. Every step is a real ``vaultshift`` command run in this process (``migrator.cli.main``);
+Each command records its data point in the migration's inventory (the state directory's); the
+KPI table and the HTML report (``vaultshift status --html``) show them moving, and each phase's
+gate with what blocks it. Every step is a real ``vaultshift`` command run in this process (``migrator.cli.main``);
 the fingerprint key is a fresh one for the run; no value is printed.
 """
 
@@ -183,15 +184,16 @@ def phase1(demo: Demo) -> None:
     demo.git(repo, "commit", "-q", "-m", "settings")
     demo.git(repo.parent, "clone", "-q", "--bare", str(repo), str(server))
     demo.git(repo, "remote", "add", "origin", str(server))
+    tracked = ("--state-dir", str(demo.state), "--config", str(demo.config))
     started = time.perf_counter()
-    out, _ = demo.vaultshift("scan", "--git", str(repo), "--format", "json", expect=(1,))
+    out, _ = demo.vaultshift("scan", "--git", str(repo), "--format", "json", *tracked, expect=(1,))
     import json
 
     found = len(json.loads(out).get("findings", []))
     demo.say(1, f"history scan of shop-app: {found} secret(s) already in its history", started)
     started = time.perf_counter()
-    demo.vaultshift("guard", "install", str(repo))
-    demo.vaultshift("guard", "install", str(server))
+    demo.vaultshift("guard", "install", str(repo), *tracked)
+    demo.vaultshift("guard", "install", str(server), *tracked)
     demo.say(1, "guards installed: pre-commit in the clone, pre-receive on the server", started)
     started = time.perf_counter()
     (repo / "deploy.sh").write_text(f"export AWS_SECRET_ACCESS_KEY={_password(40)}\n")
@@ -206,6 +208,10 @@ def phase1(demo: Demo) -> None:
     demo.git(repo, "reset", "-q", "--hard", "HEAD~1")
     demo.say(1, "a commit carrying a new secret: refused; the same commit pushed with --no-verify: refused",
              started)
+    started = time.perf_counter()
+    for checked in (repo, server):  # what phase 1's gate asks: no secret entered history since the guards
+        demo.vaultshift("scan", "--git", str(checked), "--format", "json", *tracked, expect=(0, 1))
+    demo.say(1, "history scanned again: no secret entered it since the guards went in", started)
 
 
 def phase2(demo: Demo, fleet: Fleet) -> None:
@@ -217,8 +223,9 @@ def phase2(demo: Demo, fleet: Fleet) -> None:
     occurrences = sum(len(s.occurrences) for s in plan.secrets)
     files = len({o.file for s in plan.secrets for o in s.occurrences})
     demo.say(2, f"plan: {len(plan.secrets)} secrets, {occurrences} occurrences in {files} files", started)
-    demo.state.mkdir()  # no journal yet: every occurrence counts as plaintext
-    demo.kpis.append(("planned", _measure(demo)))
+    demo.vaultshift("status", str(demo.root / "plan.json"), "--state-dir", str(demo.state), "--config",
+                    str(demo.config), expect=(0, 1))  # a data point before anything moved
+    demo.kpis.append(("planned", _latest(demo)))
     started = time.perf_counter()
     _, err = demo.vaultshift("apply", str(demo.root / "plan.json"), "--config", str(demo.config), "--state-dir",
                              str(demo.state))
@@ -234,7 +241,7 @@ def phase2(demo: Demo, fleet: Fleet) -> None:
         text = path.read_text()
         if any(password in text for password in fleet.users.values()):
             raise DemoError(f"{path.name}: a password is still in plaintext after apply")
-    demo.kpis.append(("centralized", _measure(demo)))
+    demo.kpis.append(("centralized", _latest(demo)))
 
 
 def phase3(demo: Demo, fleet: Fleet) -> None:
@@ -255,7 +262,7 @@ def phase3(demo: Demo, fleet: Fleet) -> None:
     demo.vaultshift("rotate", "dynamic", str(demo.root / "plan.json"), "--wave", "all", "--config",
                     str(demo.config), "--state-dir", str(demo.state))
     demo.say(3, "dynamic credentials: each consumer gets a database user of its own, gone with its lease", started)
-    demo.kpis.append(("rotating", _measure(demo)))
+    demo.kpis.append(("rotating", _latest(demo)))
 
 
 def _logs_in(pg: Postgres, user: str, password: str) -> bool:
@@ -275,18 +282,24 @@ def _plan(demo: Demo) -> Any:
     return planfile.load(str(demo.root / "plan.json"))
 
 
-def _measure(demo: Demo) -> dict[str, Any]:
-    from migrator.backends import backends_from_config
-    from migrator.config import load_config
-    from migrator.report.kpis import measure
+def _latest(demo: Demo) -> dict[str, Any]:
+    """The KPIs of the inventory's latest data point (the last command recorded it)."""
+    from migrator.state.tracking import Tracker
 
-    with _environment(demo.env):
-        backends = backends_from_config(load_config(str(demo.config)))
-        try:
-            return measure(_plan(demo), str(demo.state), backends).to_dict()
-        finally:
-            for backend in backends.values():
-                backend.close()
+    with Tracker.open(demo.state) as tracker:
+        point = tracker.latest()
+    if point is None or not point.kpis:
+        raise DemoError("no KPI data point was recorded")
+    return dict(point.kpis)
+
+
+def report(demo: Demo, path: Path) -> None:
+    """``vaultshift status`` with the HTML report: the phases, what blocks each, the charts."""
+    started = time.perf_counter()
+    out, _ = demo.vaultshift("status", str(demo.root / "plan.json"), "--state-dir", str(demo.state), "--config",
+                             str(demo.config), "--html", str(path), expect=(0, 1))
+    print("\n" + out.rstrip(), file=demo.out)
+    demo.say(4, f"HTML report with charts: {path}", started)
 
 
 def show_kpis(demo: Demo) -> None:
@@ -301,7 +314,7 @@ def show_kpis(demo: Demo) -> None:
 
 
 def run_demo(out: TextIO = sys.stdout, keep: Path | None = None,
-             report: Path | None = None, on_ready: Callable[[Demo], None] | None = None) -> Demo:
+             report_path: Path | None = None, on_ready: Callable[[Demo], None] | None = None) -> Demo:
     """The whole demo; everything is removed afterwards (unless ``keep``), the HTML report (when
     asked) written to ``report``. DemoError names a step that did not do what it should."""
     root = Path(tempfile.mkdtemp(prefix="vaultshift-demo-"))
@@ -318,12 +331,15 @@ def run_demo(out: TextIO = sys.stdout, keep: Path | None = None,
                   file=out, flush=True)
             fleet = lay_out(demo)
             write_config(demo)
+            demo.state.mkdir()  # the journal and the inventory
             if on_ready is not None:
                 on_ready(demo)
             phase1(demo)
             phase2(demo, fleet)
             phase3(demo, fleet)
             show_kpis(demo)
+            if report_path is not None:
+                report(demo, report_path)
             print(f"\ndone in {time.perf_counter() - started:.0f} s", file=out, flush=True)
             if keep is not None:
                 shutil.copytree(root, keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("bao.log"))
