@@ -20,6 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "shown after each phase. Everything is removed afterwards; no value is printed. Needs the demo "
                     "extra: pip install 'vaultshift[demo]'.",
         epilog="exit status: 0 done, 2 a step did not do what it should (named)")
+    demo.add_argument("--report", metavar="FILE", default="vaultshift-demo-report.html",
+                      help="where the HTML report goes (default ./vaultshift-demo-report.html)")
     demo.add_argument("--keep", metavar="DIR", help="copy the run's files (fleet, plan, journal) to DIR before "
                                                     "cleaning up")
     demo.set_defaults(handler=run)
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from migrator.demo.run import DemoError, run_demo
 
     try:
-        run_demo(keep=Path(args.keep) if args.keep else None)
+        run_demo(keep=Path(args.keep) if args.keep else None, report_path=Path(args.report).resolve())
     except (DemoError, ComponentError) as exc:
         print(f"vaultshift demo: {exc}", file=sys.stderr)
         return EXIT_ERROR
