@@ -64,7 +64,7 @@ class Demo:
     out: TextIO
     steps: list[Step] = field(default_factory=list)
     kpis: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # the token and the fingerprint key
 
     @property
     def config(self) -> Path:
