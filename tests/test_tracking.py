@@ -19,8 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 from assertions import assert_no_canary, one_line
-from conftest import TEST_KEY, make_token
-from servers import PostgresServer, free_port
+from servers import PostgresServer, free_port, make_value
 
 from migrator.discover.models import ScanError, ScanResult
 from migrator.discover.scanner import Scanner, ScanOptions
@@ -47,6 +46,8 @@ from migrator.state.tracking import (
 )
 
 TABLES = ("vs_meta", "vs_secrets", "vs_occurrences", "vs_points", "vs_guards", "vs_history_scans")
+
+TEST_KEY = bytes(range(32))  # the fingerprint key the scans are made with
 
 
 @contextlib.contextmanager
@@ -105,7 +106,7 @@ def scan_root(root: Path) -> ScanResult:
 @pytest.fixture
 def tree(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """Two files holding two values: ``token`` twice (both files), ``password`` once."""
-    values = {"token": make_token(24), "password": make_token(28)}
+    values = {"token": make_value(24), "password": make_value(28)}
     root = tmp_path / "repo"
     root.mkdir()
     (root / "app.env").write_text(f"API_TOKEN={values['token']}\n")
@@ -325,7 +326,7 @@ def test_guards_and_history_scans(target: str, tmp_path: Path) -> None:
 
 
 def test_a_url_that_is_not_postgresql_is_one_line_without_its_password() -> None:
-    canary = make_token(20)
+    canary = make_value(20)
     with pytest.raises(TrackingError) as caught:
         Tracker.open(f"mysql://admin:{canary}@db.example.org/inventory")
     assert one_line(caught.value, canary) == \
@@ -340,7 +341,7 @@ def test_a_url_that_is_not_postgresql_is_one_line_without_its_password() -> None
     "postgresql://admin@127.0.0.1:{port}/inventory?password={pw}&sslmode=disable",
 ])
 def test_an_unreachable_or_malformed_postgresql_is_one_line_without_its_password(shape: str) -> None:
-    canary = make_token(20)
+    canary = make_value(20)
     url = shape.format(pw=canary, port=free_port())
     with pytest.raises(TrackingError) as caught:
         Tracker.open(url)
@@ -349,7 +350,7 @@ def test_an_unreachable_or_malformed_postgresql_is_one_line_without_its_password
 
 
 def test_a_wrong_postgresql_password_is_one_line_without_it(postgres: PostgresServer) -> None:
-    canary = make_token(20)
+    canary = make_value(20)
     with pytest.raises(TrackingError) as caught:
         Tracker.open(postgres.url(password=canary))
     text = one_line(caught.value, canary, postgres.password)
@@ -411,14 +412,14 @@ def test_concurrent_writers_lose_nothing(target: str, tmp_path: Path) -> None:
     every scan, point and guard of both is there, the occurrences both saw are one each."""
     shared = tmp_path / "shared"
     shared.mkdir()
-    (shared / "app.env").write_text(f"API_TOKEN={make_token(24)}\n")
+    (shared / "app.env").write_text(f"API_TOKEN={make_value(24)}\n")
     shared_scan = scan_root(shared)
     own = {}
     for job in ("a", "b"):
         root = tmp_path / job
         root.mkdir()
         for index in range(5):
-            (root / f"f{index}.env").write_text(f"API_TOKEN={make_token(24)}\n")
+            (root / f"f{index}.env").write_text(f"API_TOKEN={make_value(24)}\n")
         own[job] = (root, scan_root(root))
     start = threading.Barrier(2)
     failures: list[BaseException] = []
