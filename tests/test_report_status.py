@@ -272,7 +272,7 @@ def test_json_has_stable_keys_the_phases_and_the_change_since_the_first_point() 
     assert [p["phase"] for p in report["phases"]] == [1, 2, 3]
     assert set(report["phases"][1]["criteria"][0]) == {"name", "target", "actual", "met", "blocker"}
     assert [p["source"] for p in report["points"]] == ["scan", "apply", "rotate"]
-    expected = {"time", "at", "source", *POINT_KEYS, "hardcoded_by_group", "age_histogram"}
+    expected = {"time", "at", "source", *POINT_KEYS, "hardcoded_by_group", "hardcoded_by_repo", "age_histogram"}
     assert all(set(p) == expected for p in report["points"])
     assert report["points"][0]["at"] == "2023-11-14T22:13:20Z"
     assert set(report["now"]) == expected | {"age_notes", "unreachable"}

@@ -70,6 +70,8 @@ def test_each_command_adds_to_the_inventory_and_status_names_what_blocks_each_ph
     sources = [p["source"] for p in status["points"]]
     assert sources == ["scan", "apply", "status"], sources
     assert status["points"][0]["hardcoded"] == 2 and status["points"][-1]["hardcoded"] == 0
+    assert status["points"][0]["hardcoded_by_repo"] == {str(tree): 2}  # the scanned tree, by repository
+    assert status["points"][-1]["hardcoded_by_repo"].get(str(tree), 0) == 0
     rotate = status["phases"][2]
     assert any("not under rotation" in c["blocker"] for c in rotate["criteria"])
     page = (tmp_path / "report.html").read_text()

@@ -151,7 +151,8 @@ def status(config: Config, state_dir: str | os.PathLike[str]) -> tuple[list[Phas
         points = []
         for point in tracker.points():
             values: dict[str, Any] = {"hardcoded": point.inventory.get("hardcoded", 0),
-                                      "hardcoded_by_group": point.inventory.get("hardcoded_by_group", {})}
+                                      "hardcoded_by_group": point.inventory.get("hardcoded_by_group", {}),
+                                      "hardcoded_by_repo": point.inventory.get("hardcoded_by_repo", {})}
             values.update(point.kpis)
             if point.kpis:
                 values["age_histogram"] = age_histogram(point.kpis.get("ages_days", ()),

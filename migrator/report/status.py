@@ -22,7 +22,8 @@ JSON (``format`` 1)::
      "points": [{point}, ...]}    # oldest first
 
 where a point is ``{"time": epoch seconds, "at": "YYYY-MM-DDTHH:MM:SSZ", "source", every key of
-POINT_KEYS, "hardcoded_by_group": {group: count}, "age_histogram": {bucket: count} | null}``.
+POINT_KEYS, "hardcoded_by_group": {group: count}, "hardcoded_by_repo": {repository: count},
+    "age_histogram": {bucket: count} | null}``.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def normalized(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             else:
                 item[key] = value
         item["hardcoded_by_group"] = _counts(point.get("hardcoded_by_group"), f"{where}: 'hardcoded_by_group'")
+        item["hardcoded_by_repo"] = _counts(point.get("hardcoded_by_repo"), f"{where}: 'hardcoded_by_repo'")
         histogram = point.get("age_histogram")
         item["age_histogram"] = None if histogram is None else _counts(histogram, f"{where}: 'age_histogram'")
         out.append((when, number, item))
@@ -388,11 +390,14 @@ def _nice_top(largest: float) -> float:
 
 def _burn_down(series: Sequence[Mapping[str, Any]]) -> str:
     groups = sorted({group for point in series for group in point["hardcoded_by_group"]})
-    head = "".join(f'<th scope="col">{escape(group)}</th>' for group in groups)
+    repos = sorted({repo for point in series for repo in point.get("hardcoded_by_repo", {})})
+    head = "".join(f'<th scope="col">{escape(group)}</th>' for group in groups) + \
+        "".join(f'<th scope="col">repository {escape(repo)}</th>' for repo in repos)
     rows = "".join(
         f"<tr><td>{escape(point['at'])}</td><td>{escape(point['source'])}</td>"
         f"<td class=\"num\">{int(point['hardcoded'])}</td>"
         + "".join(f"<td class=\"num\">{point['hardcoded_by_group'].get(group, 0)}</td>" for group in groups)
+        + "".join(f"<td class=\"num\">{point.get('hardcoded_by_repo', {}).get(repo, 0)}</td>" for repo in repos)
         + "</tr>" for point in series)
     table = ('<table class="numbers"><thead><tr><th scope="col">time</th><th scope="col">source</th>'
              f'<th scope="col">hardcoded</th>{head}</tr></thead><tbody>{rows}</tbody></table>')
