@@ -67,6 +67,10 @@ def test_review_gate_then_waves_then_nothing_left(tmp_path: Path, fleet: dict[st
     assert "changed: [web1]" in approved.stdout[canary:rest]
     assert "[web2]" not in approved.stdout[canary:rest]
     assert "TASK [No planned secret remains]" in approved.stdout
+    # The fleet's data point: status on the controller reads each host's journal.
+    recorded = approved.stdout[approved.stdout.index("TASK [Where the migration stands]"):]
+    assert "Phase 2  Centralize" in recorded and "hardcoded occurrences                 0" in recorded
+    assert (tmp_path / "approved" / ".vaultshift" / "inventory.sqlite").exists()
     after = contents(fleet)
     for value in fleet["values"]:
         assert value not in after
