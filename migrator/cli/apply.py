@@ -8,6 +8,7 @@ machine's (``files=``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import gc
 import sys
@@ -163,7 +164,8 @@ def run_apply(args: argparse.Namespace) -> int:
 
         record_progress(config, args.state_dir, plan, "apply", executor.backends)
     for backend in executor.backends.values():
-        backend.close()
+        with contextlib.suppress(Exception):  # best effort: revoke what the run logged in for
+            backend.close()
     for preview in result.previews:
         sys.stdout.writelines(difflib.unified_diff(preview.before.splitlines(keepends=True),
                                                    preview.after.splitlines(keepends=True),
