@@ -114,6 +114,12 @@ def test_a_fleet_host_is_counted_from_its_own_journal_and_by_group(cli, vault_en
     assert (kpis.files, kpis.files_migrated) == (3, 2) and kpis.adoption == pytest.approx(2 / 3)
     assert kpis.hardcoded == 1 and kpis.hardcoded_by_group == {"ctl": 1, "web": 0}
     assert kpis.stored == 2 and kpis.referenced == 2
+    apps = {s.ref.path.split("/")[-2] for s in plan.secrets}  # apps/{app}/{key}: one app per directory
+    plaintext = {s.ref.path.split("/")[-2] for s in plan.secrets
+                 if any(o.host != "web01" for o in s.occurrences)}
+    assert 0 < len(apps - plaintext) < len(apps)  # some apps migrated, not all
+    assert (kpis.apps, kpis.apps_migrated) == (len(apps), len(apps - plaintext))
+    assert kpis.app_adoption == pytest.approx(len(apps - plaintext) / len(apps))
     assert kpis.age_notes == ("2 secrets: no backends were given to read dates from", "1 secret: not stored yet")
 
 

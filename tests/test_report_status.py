@@ -165,6 +165,14 @@ def test_phase_two_waits_for_hosts_when_files_are_done() -> None:
     assert not phase.done
 
 
+def test_phase_two_counts_apps_when_the_point_has_them() -> None:
+    phase = centralize_phase(point(apps=5, apps_migrated=4, app_adoption=0.8))
+    assert [c.name for c in phase.criteria][-1] == "app adoption" and not phase.done
+    assert criterion(phase, "app adoption").actual == "80% (4 of 5 apps)"
+    assert criterion(phase, "app adoption").blocker == "1 of 5 apps still read plaintext somewhere"
+    assert centralize_phase(point(apps=5, apps_migrated=5, app_adoption=1.0)).done
+
+
 def test_phase_two_adoption_target_is_configurable() -> None:
     now = point(files_migrated=7, adoption=0.875)
     assert not centralize_phase(now).done
@@ -392,10 +400,10 @@ def test_html_has_three_labelled_svg_charts_each_with_its_table_and_nothing_exte
     policy = next(meta["content"] for meta in page.tags("meta") if meta.get("http-equiv") == "Content-Security-Policy")
     assert policy.startswith("default-src 'none'")  # a browser would fetch nothing even if a reference slipped in
     drawn = len(page.tags("circle"))
-    assert drawn == 4 * count  # one marker per point on the burn-down and on each of the three lines
+    assert drawn == 5 * count  # one marker per point on the burn-down and on each of the four lines
     if count:
         assert len(page.tags("rect")) == (6 if count == 3 else 3)  # the histogram's buckets, else the 3 coarse ones
-        assert len(page.tags("polyline")) == (4 if count > 1 else 0)
+        assert len(page.tags("polyline")) == (5 if count > 1 else 0)
 
 
 def test_html_escapes_every_name_and_the_title() -> None:

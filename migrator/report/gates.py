@@ -6,7 +6,8 @@ with its explicit :class:`Criterion` list and, for every criterion not met, what
   work tree, ``pre-receive`` on a bare server repository: what ``vaultshift guard install``
   writes there), and no secret entered its history after the guard was installed (proved by a
   history scan made after the install: a repository not scanned since is not proved clean);
-- phase 2 (centralize): the hardcoded count is 0 and adoption (files and hosts) reaches its target;
+- phase 2 (centralize): the hardcoded count is 0 and adoption (files, hosts and apps) reaches its
+  target;
 - phase 3 (rotate): rotation coverage reaches its target, the share of secrets older than the KPI's
   maximum age is at most its target and the average age is at most ``max_age_days``.
 
@@ -257,12 +258,21 @@ def centralize_phase(now: Mapping[str, Any] | None, targets: Targets | None = No
         (f" ({in_progress} being rewritten)" if in_progress else "")
     host_blocker = "" if hosts_met else "no host is planned yet" if not hosts else \
         f"{hosts - hosts_migrated} of {_count(hosts, 'host')} still read plaintext"
-    return _phase(2, "Centralize", (
+    criteria = [
         Criterion("hardcoded occurrences", "0", str(hardcoded), hardcoded == 0, blocker),
         Criterion("file adoption", adoption_target, f"{_percent(adoption)} ({migrated} of {files} files)",
                   files_met, file_blocker),
         Criterion("host adoption", adoption_target, f"{_percent(host_adoption)} ({hosts_migrated} of {hosts} hosts)",
-                  hosts_met, host_blocker)))
+                  hosts_met, host_blocker)]
+    apps, apps_migrated = _int(now, "apps"), _int(now, "apps_migrated")
+    if apps:  # points measured before apps were counted have none
+        app_adoption = _share(now, "app_adoption")
+        apps_met = app_adoption >= targets.adoption
+        criteria.append(Criterion("app adoption", adoption_target,
+                                  f"{_percent(app_adoption)} ({apps_migrated} of {apps} apps)", apps_met,
+                                  "" if apps_met else f"{apps - apps_migrated} of {_count(apps, 'app')} still read "
+                                                      "plaintext somewhere"))
+    return _phase(2, "Centralize", tuple(criteria))
 
 
 def rotate_phase(now: Mapping[str, Any] | None, targets: Targets | None = None) -> PhaseStatus:

@@ -24,6 +24,7 @@ and dates (the backends' reads return fields too; they stay in memory and are dr
 from __future__ import annotations
 
 import os
+import posixpath
 import sqlite3
 import time
 from collections import Counter
@@ -65,8 +66,10 @@ class MigrationKpis:
     ``stored``: secrets in their backend (written and read back equal); ``referenced``: those
     whose every occurrence is a reference now. ``files_migrated`` / ``hosts_migrated`` and their
     shares ``adoption`` / ``host_adoption``: files (hosts) whose every planned secret comes from
-    the vault. ``rotating`` (``static`` + ``dynamic`` + ``aws_staged``) of the stored secrets,
-    ``rotation_coverage`` its share of them. Ages: ``age_known`` / ``age_unknown`` secrets,
+    the vault; ``apps`` / ``apps_migrated`` / ``app_adoption`` the same for apps (an app: the
+    directory of its secrets' vault paths). ``rotating`` (``static`` + ``dynamic`` +
+    ``aws_staged``) of the stored secrets, ``rotation_coverage`` its share of them. Ages:
+    ``age_known`` / ``age_unknown`` secrets,
     ``age_average_days`` over the known ones (None: none known), ``too_old`` of them older than
     ``max_age_days``, ``too_old_share`` of the known; ``age_notes`` say why ages are unknown
     (``"2 secrets: not stored yet"``), ``unreachable`` names each backend that could not be read
@@ -103,6 +106,9 @@ class MigrationKpis:
     last_run: str
     measured_at: float
     ages_days: tuple[float, ...] = ()  # each known age, in days (for the age distribution)
+    apps: int = 0  # apps of the plan: the directory of each secret's vault path ({app} of the default naming)
+    apps_migrated: int = 0  # apps whose every secret comes from the vault in every place
+    app_adoption: float = 0.0  # apps_migrated / apps
 
     def to_dict(self) -> dict[str, Any]:
         """Every number by its field's name (JSON-ready: lists, a plain dict), and ``format``."""
@@ -118,7 +124,7 @@ class MigrationKpis:
         """What :meth:`to_dict` gave (a history's entry); ValueError when it is not one."""
         if data.get("format") != KPI_FORMAT:
             raise ValueError(f"KPI format {data.get('format')!r} is not {KPI_FORMAT}")
-        optional = {"ages_days"}
+        optional = {"ages_days", "apps", "apps_migrated", "app_adoption"}
         try:
             given = {item.name: data[item.name] for item in fields(cls)
                      if item.name in data or item.name not in optional}
@@ -127,6 +133,9 @@ class MigrationKpis:
         given["hardcoded_by_group"] = dict(given["hardcoded_by_group"])
         given["age_notes"], given["unreachable"] = tuple(given["age_notes"]), tuple(given["unreachable"])
         given["ages_days"] = tuple(float(days) for days in given.get("ages_days", ()))
+        given.setdefault("apps", 0)
+        given.setdefault("apps_migrated", 0)
+        given.setdefault("app_adoption", 0.0)
         return cls(**given)
 
 
@@ -141,6 +150,12 @@ def host_state_dir(state_dir: str | os.PathLike[str], host: str) -> Path:
     if name in ("", ".", ".."):
         name = f"_{name}_"
     return Path(state_dir) / HOSTS_DIR / name
+
+
+def app_of(path: str) -> str:
+    """The app a vault path belongs to: its directory's name (``apps/shop/db`` -> ``shop``, the
+    ``{app}`` of the default naming; the access model's default too), else the path itself."""
+    return posixpath.basename(posixpath.dirname(path)) or path
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +222,10 @@ def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
     all_hosts = {host for host, _ in file_states}
     hosts_migrated = all_hosts - {o.host for o in plaintext}
 
+    apps = {app_of(s.ref.path) for s in plan.secrets}
+    apps_plaintext = {app_of(s.ref.path) for s in plan.secrets
+                      if any((o.host, o.file) not in migrated for o in s.occurrences)}
+
     stored = [s for s in plan.secrets if any(view.stored(s) for view in views)]
     modes = Counter(main.rotations[s.fingerprint].mode for s in stored if s.fingerprint in main.rotations)
     rotating = sum(modes[mode] for mode in ROTATING_MODES)
@@ -233,7 +252,9 @@ def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
         age_average_days=sum(known) / len(known) if known else None,
         too_old=too_old, too_old_share=share(too_old, len(known)), max_age_days=MAX_AGE_DAYS,
         age_notes=ages.notes(), unreachable=tuple(reason for _, reason in sorted(ages.down.items())),
-        plan_digest=plan_digest(plan), last_run=last[0], measured_at=now, ages_days=tuple(sorted(known)))
+        plan_digest=plan_digest(plan), last_run=last[0], measured_at=now, ages_days=tuple(sorted(known)),
+        apps=len(apps), apps_migrated=len(apps - apps_plaintext), app_adoption=share(len(apps - apps_plaintext),
+                                                                                    len(apps)))
 
 
 class _Ages:

@@ -39,7 +39,8 @@ from migrator.report.gates import PhaseStatus, epoch
 
 STATUS_FORMAT = 1
 POINT_KEYS = ("secrets", "occurrences", "files", "hosts", "hardcoded", "stored", "referenced", "files_migrated",
-              "files_in_progress", "hosts_migrated", "adoption", "host_adoption", "rotating", "static", "dynamic",
+              "files_in_progress", "hosts_migrated", "adoption", "host_adoption", "apps", "apps_migrated",
+              "app_adoption", "rotating", "static", "dynamic",
               "aws_staged", "rotation_coverage", "age_known", "age_unknown", "age_average_days", "too_old",
               "too_old_share", "max_age_days")
 _OPTIONAL = frozenset({"age_average_days"})  # None: unknown
@@ -51,10 +52,12 @@ AGE_LABEL = "Age distribution of the secrets now"
 
 # (label, key, kind) of the KPIs shown "now" with their change; kind: count, share or days.
 _NOW_ROWS = (("hardcoded occurrences", "hardcoded", "count"), ("file adoption", "adoption", "share"),
-             ("host adoption", "host_adoption", "share"), ("rotation coverage", "rotation_coverage", "share"),
+             ("host adoption", "host_adoption", "share"), ("app adoption", "app_adoption", "share"),
+             ("rotation coverage", "rotation_coverage", "share"),
              ("stored secrets", "stored", "count"), ("average age", "age_average_days", "days"),
              ("older than the maximum age", "too_old", "count"), ("ages unknown", "age_unknown", "count"))
 _ADOPTION_SERIES = (("file adoption", "adoption", "#1f6fb2", ""), ("host adoption", "host_adoption", "#7b3fa0", "6 4"),
+                    ("app adoption", "app_adoption", "#b26b00", "8 3 2 3"),
                     ("rotation coverage", "rotation_coverage", "#2e8540", "2 3"))
 
 
