@@ -168,14 +168,6 @@ class JournalProgress:
     rotations: Mapping[str, str]
 
 
-def journal_progress(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR) -> JournalProgress:
-    """Where the journal in ``state_dir`` says the plan stands (MeasureError as :func:`measure`)."""
-    main, views, file_states = _journal_views(plan, Path(state_dir))
-    migrated = frozenset(place for place, state in file_states.items() if state in MIGRATED_STATES)
-    stored = frozenset(s.fingerprint for s in plan.secrets if any(view.stored(s) for view in views))
-    return JournalProgress(stored, migrated, {fp: record.mode for fp, record in main.rotations.items()})
-
-
 def _journal_views(plan: Plan, directory: Path) -> tuple[Any, list[Any], dict[tuple[str, str], str]]:
     """The controller's journal, every journal (each host's merged with the controller's), and
     each planned (host, file)'s latest state."""
@@ -191,10 +183,12 @@ def _journal_views(plan: Plan, directory: Path) -> tuple[Any, list[Any], dict[tu
     return main, [main, *by_host.values()], file_states
 
 
-def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
-            backends: Mapping[str, Backend] | None = None, now: float | None = None, *,
-            engine: DatabaseEngine | None = None, groups: Mapping[str, str] | None = None) -> MigrationKpis:
-    """The KPIs of ``plan`` as the journal in ``state_dir`` has it now.
+def measure_progress(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
+                     backends: Mapping[str, Backend] | None = None, now: float | None = None, *,
+                     engine: DatabaseEngine | None = None,
+                     groups: Mapping[str, str] | None = None) -> tuple[MigrationKpis, JournalProgress]:
+    """The KPIs of ``plan`` as the journal in ``state_dir`` has it now, and the progress they are
+    counted from (:class:`JournalProgress`: one read of the journals for both).
 
     ``backends`` (by name, as the plan's references name them) give the ages: without them, or
     for a backend that is missing or cannot be reached, ages are unknown (a backend that fails
@@ -236,7 +230,7 @@ def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
     known = ages.known
     too_old = sum(days > MAX_AGE_DAYS for days in known)
     last = max((view.last_run for view in views), key=lambda run: (run[1], run[0]))
-    return MigrationKpis(
+    kpis = MigrationKpis(
         secrets=len(plan.secrets), occurrences=sum(len(s.occurrences) for s in plan.secrets),
         files=len(file_states), hosts=len(all_hosts),
         hardcoded=len(plaintext), hardcoded_by_group=dict(sorted(hardcoded.items())),
@@ -255,6 +249,17 @@ def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
         plan_digest=plan_digest(plan), last_run=last[0], measured_at=now, ages_days=tuple(sorted(known)),
         apps=len(apps), apps_migrated=len(apps - apps_plaintext), app_adoption=share(len(apps - apps_plaintext),
                                                                                     len(apps)))
+    progress = JournalProgress(frozenset(stored_fingerprints), frozenset(migrated),
+                               {fp: record.mode for fp, record in main.rotations.items()})
+    return kpis, progress
+
+
+def measure(plan: Plan, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR,
+            backends: Mapping[str, Backend] | None = None, now: float | None = None, *,
+            engine: DatabaseEngine | None = None, groups: Mapping[str, str] | None = None) -> MigrationKpis:
+    """The KPIs of ``plan`` as the journal in ``state_dir`` has it now (:func:`measure_progress`
+    says how, and what ``backends``, ``engine``, ``groups`` and ``now`` are)."""
+    return measure_progress(plan, state_dir, backends, now, engine=engine, groups=groups)[0]
 
 
 class _Ages:

@@ -101,9 +101,11 @@ def record_progress(config: Config, state_dir: str | os.PathLike[str], plan: Pla
                     backends: Mapping[str, Backend] | None = None,
                     groups: Mapping[str, str] | None = None) -> MigrationKpis | None:
     """Where ``plan`` stands after ``source`` (plan, apply, rollback, rotate, status): its states in
-    the inventory and a KPI data point (ages from ``backends``). The KPIs, or None when they
-    could not be measured (one warning line)."""
-    from migrator.report.kpis import MeasureError, journal_progress, measure
+    the inventory and a KPI data point. Ages are read from ``backends`` (a read per stored path);
+    without them they are unknown in this point: apply and rotate leave them to ``status``, so
+    as not to read every secret again. The KPIs, or None when they could not be measured (one
+    warning line)."""
+    from migrator.report.kpis import MeasureError, measure_progress
 
     with _tracker(config, state_dir, f"the {source}") as tracker:
         if tracker is None:
@@ -112,8 +114,8 @@ def record_progress(config: Config, state_dir: str | os.PathLike[str], plan: Pla
             tracker.record_plan(plan, groups)
             return None
         try:
-            progress = journal_progress(plan, state_dir)
-            kpis = measure(plan, state_dir, backends, groups=groups, engine=_engine(config, backends))
+            kpis, progress = measure_progress(plan, state_dir, backends, groups=groups,
+                                              engine=_engine(config, backends))
         except MeasureError as exc:
             print(f"vaultshift: warning: the {source} not recorded in the inventory: {exc}", file=sys.stderr)
             return None
