@@ -162,9 +162,9 @@ def run_apply(args: argparse.Namespace) -> int:
     if not result.check:
         from migrator.report.record import record_progress
 
-        # No backends: the point's ages stay unknown rather than reading every secret again
-        # (a third of a large apply); `vaultshift status PLAN` measures them.
-        record_progress(config, args.state_dir, plan, "apply")
+        # A data point only: no backends (its ages stay unknown rather than every secret being read
+        # again, a third of a large apply) and no per-secret states; `vaultshift status PLAN` does both.
+        record_progress(config, args.state_dir, plan, "apply", states=False)
     for backend in executor.backends.values():
         with contextlib.suppress(Exception):  # best effort: revoke what the run logged in for
             backend.close()

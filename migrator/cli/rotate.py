@@ -132,7 +132,7 @@ def run_wave(args: argparse.Namespace) -> int:
                 break
     from migrator.report.record import record_progress
 
-    record_progress(config, args.state_dir, plan, "rotate")  # ages: `vaultshift status PLAN` reads them
+    record_progress(config, args.state_dir, plan, "rotate", states=False)  # ages and states: status PLAN
     for backend in backends.values():
         backend.close()
     return EXIT_FINDINGS if failed else EXIT_CLEAN

@@ -99,12 +99,13 @@ def record_guard(config: Config | None, state_dir: str | os.PathLike[str], repo:
 
 def record_progress(config: Config, state_dir: str | os.PathLike[str], plan: Plan, source: str,
                     backends: Mapping[str, Backend] | None = None,
-                    groups: Mapping[str, str] | None = None) -> MigrationKpis | None:
+                    groups: Mapping[str, str] | None = None, states: bool = True) -> MigrationKpis | None:
     """Where ``plan`` stands after ``source`` (plan, apply, rollback, rotate, status): its states in
     the inventory and a KPI data point. Ages are read from ``backends`` (a read per stored path);
     without them they are unknown in this point: apply and rotate leave them to ``status``, so
-    as not to read every secret again. The KPIs, or None when they could not be measured (one
-    warning line)."""
+    as not to read every secret again, and with ``states`` False only add the point (each
+    secret's and occurrence's state is then brought up to date by the next ``status``). The
+    KPIs, or None when they could not be measured (one warning line)."""
     from migrator.report.kpis import MeasureError, measure_progress
 
     with _tracker(config, state_dir, f"the {source}") as tracker:
@@ -119,8 +120,9 @@ def record_progress(config: Config, state_dir: str | os.PathLike[str], plan: Pla
         except MeasureError as exc:
             print(f"vaultshift: warning: the {source} not recorded in the inventory: {exc}", file=sys.stderr)
             return None
-        tracker.record_progress(plan, stored=progress.stored, migrated=progress.migrated,
-                                rotations=dict(progress.rotations), groups=groups)
+        if states:
+            tracker.record_progress(plan, stored=progress.stored, migrated=progress.migrated,
+                                    rotations=dict(progress.rotations), groups=groups)
         tracker.record_kpis(source, kpis)
         return kpis
     return None
