@@ -19,17 +19,7 @@ from migrator.backends.vault import VaultBackend
 from migrator.config import Config
 from migrator.plan.inventory import Inventory
 from migrator.plan.models import Plan
-from migrator.rewrite.base import KvMount
-
-
-def kv_mounts(config: Config) -> dict[str, KvMount]:
-    """Each Vault backend's KV mount (and path prefix), by backend name; a database engine's
-    credentials (``vault-database`` backends) read like KV version 1 paths."""
-    mounts = {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
-              for name, s in config.backends.items() if s.get("type", "vault") == "vault"}
-    mounts.update({name: KvMount(str(s.get("mount") or "database"), "", version=1)
-                   for name, s in config.backends.items() if s.get("type") == "vault-database"})
-    return mounts
+from migrator.rewrite.base import kv_mounts
 
 
 def engine_mounts(config: Config) -> list[str]:
@@ -68,7 +58,7 @@ def rotated_places(config: Config, state_dir: str) -> dict[str, Place]:
 def policies_of(model: AccessModel, config: Config) -> dict[str, str]:
     """Every Vault policy the model gives, by name."""
     settings = model.settings
-    return vault_policies(model, kv_mounts(config), engine_mounts(config), [a.mount for a in settings.auth])
+    return vault_policies(model, kv_mounts(config.backends), engine_mounts(config), [a.mount for a in settings.auth])
 
 
 def vault_backend(settings: AccessSettings, backends: Mapping[str, Backend]) -> VaultBackend | None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from migrator.fingerprint import Fingerprinter
     from migrator.plan.digest import FileDigester
     from migrator.plan.models import Plan
-    from migrator.rewrite.base import AgentOptions, KvMount
+    from migrator.rewrite.base import AgentOptions
     from migrator.state.journal import Journal
 
 DEFAULT_STATE_DIR = ".vaultshift"
@@ -83,17 +83,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="HMAC key for fingerprints (default: $VAULTSHIFT_FINGERPRINT_KEY or the user key)")
 
 
-def mounts_of(config: Config) -> dict[str, KvMount]:
-    from migrator.rewrite.base import KvMount
-
-    mounts = {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
-              for name, s in config.backends.items() if s.get("type", "vault") == "vault"}
-    # A database engine's credential paths read like KV version 1: MOUNT/PATH, fields under .Data.
-    mounts.update({name: KvMount(str(s.get("mount") or "database"), "", version=1)
-                   for name, s in config.backends.items() if s.get("type") == "vault-database"})
-    return mounts
-
-
 def agent_options(config: Config) -> AgentOptions:
     """The ``agent:`` section of the configuration (address, binary, auth, render interval, ...).
     .env files get ``env_template`` + ``exec`` when ``command`` is given, else a rendered .env."""
@@ -137,8 +126,9 @@ def make_executor(plan: Plan, config: Config, journal: Journal, fingerprinter: F
     Executor as they are (``files``, ``check``, ``preview``)."""
     from migrator.apply.executor import Executor
     from migrator.backends import backends_from_config
+    from migrator.rewrite.base import kv_mounts
 
-    return Executor(plan, backends_from_config(config), journal, fingerprinter, digest, mounts_of(config),
+    return Executor(plan, backends_from_config(config), journal, fingerprinter, digest, kv_mounts(config.backends),
                     agent_options(config), config.default_backend, render_check=_render_check(agent_check, config),
                     concurrency=concurrency, **options)
 

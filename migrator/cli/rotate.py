@@ -102,10 +102,10 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run_wave(args: argparse.Namespace) -> int:
     from migrator.backends import backends_from_config
-    from migrator.cli.apply import mounts_of
     from migrator.cli.common import UsageError
     from migrator.config import load_config
     from migrator.plan import planfile
+    from migrator.rewrite.base import kv_mounts
     from migrator.rotate.inventory import in_wave
     from migrator.rotate.waves import STEPS, Rotator
     from migrator.state.journal import Journal
@@ -122,7 +122,7 @@ def run_wave(args: argparse.Namespace) -> int:
     backends = backends_from_config(config)
     failed = False
     with Journal(args.state_dir) as journal:
-        rotator = Rotator(settings, backends, journal, mounts_of(config), config.default_backend)
+        rotator = Rotator(settings, backends, journal, kv_mounts(config.backends), config.default_backend)
         for wave in waves:
             steps = (args.step,) if args.step else STEPS
             result = rotator.run(args.rotation, in_wave(items, wave, order), wave, steps=steps)
@@ -159,20 +159,18 @@ def run_status(args: argparse.Namespace) -> int:
     """Each secret's wave, mode and age; then the counts a migration lead tracks: how many are
     under rotation, how many are tracked only, how many are older than 90 days."""
     from migrator.backends import backends_from_config
-    from migrator.backends.vault import VaultBackend
     from migrator.config import load_config
     from migrator.plan import planfile
     from migrator.rotate.age import MAX_AGE_DAYS, secret_age
-    from migrator.rotate.database import DatabaseEngine
+    from migrator.rotate.database import rotation_engine
     from migrator.state.journal import read_rotations
 
     plan = planfile.load(args.plan)
     config = load_config(args.config)
-    settings, items = load_items(plan, config)
+    _, items = load_items(plan, config)
     states = read_rotations(args.state_dir)
     backends = backends_from_config(config)
-    vault = backends.get(settings.vault)
-    engine = DatabaseEngine(vault, settings.mount) if isinstance(vault, VaultBackend) else None
+    engine = rotation_engine(config, backends)
     rows = []
     for item in items:
         state = states.get(item.secret.fingerprint)

@@ -130,18 +130,9 @@ def record_progress(config: Config, state_dir: str | os.PathLike[str], plan: Pla
 
 def _engine(config: Config, backends: Mapping[str, Backend] | None) -> Any:
     """The database engine static roles' ages are read from, when rotation is configured."""
-    if not backends or "rotation" not in config.extra:
-        return None
-    from migrator.backends.vault import VaultBackend
-    from migrator.rotate.database import DatabaseEngine
-    from migrator.rotate.settings import rotation_settings
+    from migrator.rotate.database import rotation_engine
 
-    try:
-        settings = rotation_settings(config)
-    except ConfigError:
-        return None
-    vault = backends.get(settings.vault)
-    return DatabaseEngine(vault, settings.mount) if isinstance(vault, VaultBackend) else None
+    return rotation_engine(config, dict(backends)) if backends else None
 
 
 def status(config: Config, state_dir: str | os.PathLike[str]) -> tuple[list[PhaseStatus], list[dict[str, Any]]]:

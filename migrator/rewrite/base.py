@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
 from migrator.plan.models import Occurrence, SecretRef
 
@@ -71,6 +71,17 @@ class KvMount:
     def data(self) -> str:
         """Where a secret's fields are in the template's response: ``.Data.data`` for KV v2."""
         return ".Data.data" if self.version == 2 else ".Data"
+
+
+def kv_mounts(backends: Mapping[str, Mapping[str, Any]]) -> dict[str, KvMount]:
+    """How each Vault backend of a configuration's ``backends`` (name -> settings) keeps secrets,
+    by name: its KV mount and path prefix. A database engine's credentials (``vault-database``
+    backends) read like KV version 1 paths: ``MOUNT/PATH``, fields under ``.Data``."""
+    mounts = {name: KvMount(str(s.get("mount") or "secret"), str(s.get("prefix") or ""))
+              for name, s in backends.items() if s.get("type", "vault") == "vault"}
+    mounts.update({name: KvMount(str(s.get("mount") or "database"), "", version=1)
+                   for name, s in backends.items() if s.get("type") == "vault-database"})
+    return mounts
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,15 @@ revocation statements before answering). Passwords pass through memory only; no 
 
 from __future__ import annotations
 
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from hvac import utils as hvac_utils
 
-from migrator.backends.base import BackendError, NotFound
+from migrator.backends.base import Backend, BackendError, NotFound
 from migrator.backends.vault import VaultBackend
+from migrator.config import Config, ConfigError
 from migrator.rotate.classify import MYSQL, POSTGRESQL, DatabaseTarget
 
 PLUGINS = {POSTGRESQL: "postgresql-database-plugin", MYSQL: "mysql-database-plugin"}
@@ -214,3 +216,21 @@ class DatabaseEngine:
         prefix = f"{self.mount}/creds/{role}"
         url = hvac_utils.format_url("/v1/sys/leases/revoke-prefix/{prefix}", prefix=prefix)
         self.backend.call("revoke leases", prefix, lambda client: client.adapter.put(url, json={"sync": True}))
+
+
+def rotation_engine(config: Config, backends: MutableMapping[str, Backend],
+                    build: Callable[[str], Backend] | None = None) -> DatabaseEngine | None:
+    """The database engine of the configuration's ``rotation`` section (where static roles are
+    read), on its vault backend among ``backends``; ``build(name)`` makes that backend when they
+    lack it (it joins them, to be closed with them). None without a rotation section, or when
+    its vault backend cannot be had or is not a Vault / OpenBao one."""
+    from migrator.rotate.settings import rotation_settings
+
+    try:
+        settings = rotation_settings(config)
+        if settings.vault not in backends and build is not None:
+            backends[settings.vault] = build(settings.vault)
+    except ConfigError:
+        return None
+    vault = backends.get(settings.vault)
+    return DatabaseEngine(vault, settings.mount) if isinstance(vault, VaultBackend) else None

@@ -130,7 +130,7 @@ def local_place(occurrence: Occurrence) -> tuple[str, str] | None:
 
 class Rotator:
     """Runs rotation actions over waves. ``backends`` are the configured ones by name;
-    ``mounts`` says how agent templates read each Vault backend (``cli.apply.mounts_of``)."""
+    ``mounts`` says how agent templates read each Vault backend (:func:`migrator.rewrite.base.kv_mounts`)."""
 
     def __init__(self, settings: RotationSettings, backends: Mapping[str, Backend], journal: Journal,
                  mounts: Mapping[str, KvMount], default_backend: str, files: FileAccess = LOCAL_FILES,

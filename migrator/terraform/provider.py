@@ -378,22 +378,16 @@ def measure_migration(arguments: MigrationArguments, settings: ProviderSettings)
 def _database_engine(settings: ProviderSettings, backends: dict[str, Backend]) -> DatabaseEngine | None:
     """The database engine static roles are read from, when the configuration has a ``rotation``
     section (its vault backend joins ``backends``, to be closed with them); else None."""
-    from migrator.backends.vault import VaultBackend
     from migrator.config import DEFAULT_FILE, ConfigError, default_config, load_config
-    from migrator.rotate.database import DatabaseEngine
-    from migrator.rotate.settings import rotation_settings
+    from migrator.rotate.database import rotation_engine
 
+    implicit = os.path.join(settings.cwd, DEFAULT_FILE)
     try:
-        implicit = os.path.join(settings.cwd, DEFAULT_FILE)
         config = load_config(os.path.join(settings.cwd, settings.config)) if settings.config else \
             load_config(implicit) if os.path.isfile(implicit) else default_config()
-        rotation = rotation_settings(config)
-        if rotation.vault not in backends:
-            backends[rotation.vault] = build_backend(settings, rotation.vault)
     except ConfigError:
-        return None  # no rotation section: no static role to read (a static secret's age is then unknown)
-    vault = backends[rotation.vault]
-    return DatabaseEngine(vault, rotation.mount) if isinstance(vault, VaultBackend) else None
+        return None  # no configuration to read a rotation section from: a static secret's age is unknown
+    return rotation_engine(config, backends, lambda name: build_backend(settings, name))
 
 
 class MigrationDataSource(BaseDataSource[Any, Any, MigrationArguments]):

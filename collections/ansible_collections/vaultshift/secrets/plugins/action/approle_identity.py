@@ -18,12 +18,11 @@ so: someone else held the token. Nothing here returns or shows the token or a se
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.errors import AnsibleActionFail
 from ansible_collections.vaultshift.secrets.plugins.plugin_utils.host_files import HostFilesAction
 
 if TYPE_CHECKING:
@@ -85,14 +84,6 @@ class ActionModule(HostFilesAction):
             for one in backends.values():
                 with contextlib.suppress(Exception):
                     one.close()
-
-    def _plan_file(self, path: str) -> str:
-        if os.path.isabs(path) or os.path.exists(path):
-            return path
-        try:
-            return str(self._find_needle("files", path))
-        except AnsibleError:
-            return path  # the plan file's own error names it
 
     @staticmethod
     def _app_of(model: AccessModel, host: str) -> str | None:

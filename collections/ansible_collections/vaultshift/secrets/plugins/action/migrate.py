@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.errors import AnsibleActionFail
 from ansible_collections.vaultshift.secrets.plugins.plugin_utils.host_files import (
     HostFilesAction,
     diff_entries,
@@ -42,16 +42,6 @@ class ActionModule(HostFilesAction):
 
     def run(self, tmp=None, task_vars=None):
         return self._run_action(tmp, task_vars, self._migrate, ARGUMENT_SPEC)
-
-    def _plan_file(self, path: str) -> str:
-        """The plan on the controller: as given (absolute, or relative to the working directory),
-        else looked up like a file of the play (a role's ``files/``, the playbook's directory)."""
-        if os.path.isabs(path) or os.path.exists(path):
-            return path
-        try:
-            return str(self._find_needle("files", path))
-        except AnsibleError:
-            return path  # the plan file's own error names it
 
     def _migrate(self, args: dict[str, Any], task_vars: Mapping[str, Any]) -> dict[str, Any]:
         from migrator.cli.apply import check_plan_key, make_executor

@@ -24,7 +24,6 @@ playbook does, with the ``rollback`` action over the secrets the vault step move
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -107,11 +106,8 @@ class ActionModule(HostFilesAction):
         """The plan on the controller: as given, else looked up like a file of the play."""
         from migrator.plan.planfile import PlanFileError, load
 
-        if not (os.path.isabs(path) or os.path.exists(path)):
-            with contextlib.suppress(AnsibleError):  # else the plan file's own error names it
-                path = str(self._find_needle("files", path))
         try:
-            return load(path)
+            return load(self._plan_file(path))
         except PlanFileError as exc:
             raise AnsibleActionFail(str(exc)) from None
 
@@ -181,7 +177,7 @@ class ActionModule(HostFilesAction):
 
     # -- vault, finish: once, on the controller ----------------------------------------------------
     def _on_controller(self, step: str, wave: _Wave) -> dict[str, Any]:
-        from migrator.cli.apply import mounts_of
+        from migrator.rewrite.base import kv_mounts
         from migrator.rotate.errors import RotationError
         from migrator.rotate.waves import Rotator
         from migrator.state.journal import Journal, JournalError
@@ -190,7 +186,7 @@ class ActionModule(HostFilesAction):
         try:
             with Journal(wave.controller) as journal:
                 try:
-                    rotator = Rotator(wave.settings, backends, journal, mounts_of(wave.config),
+                    rotator = Rotator(wave.settings, backends, journal, kv_mounts(wave.config.backends),
                                       wave.config.default_backend, files=_NO_FILES, locate=_nowhere)
                 except RotationError as exc:
                     raise AnsibleActionFail(str(exc)) from None
@@ -212,7 +208,7 @@ class ActionModule(HostFilesAction):
 
     # -- references: each host ---------------------------------------------------------------------
     def _references(self, plan: Plan, wave: _Wave, host: str, task_vars: Mapping[str, Any]) -> dict[str, Any]:
-        from migrator.cli.apply import mounts_of
+        from migrator.rewrite.base import kv_mounts
         from migrator.rotate.errors import RotationError
         from migrator.rotate.waves import Rotator
         from migrator.state.journal import Journal, JournalError, read_rotations
@@ -232,7 +228,7 @@ class ActionModule(HostFilesAction):
         try:
             with Journal(directory) as journal:
                 try:
-                    rotator = Rotator(wave.settings, backends, journal, mounts_of(wave.config),
+                    rotator = Rotator(wave.settings, backends, journal, kv_mounts(wave.config.backends),
                                       wave.config.default_backend, files=files, locate=locate,
                                       rotations=lambda: read_rotations(wave.controller))
                 except RotationError as exc:

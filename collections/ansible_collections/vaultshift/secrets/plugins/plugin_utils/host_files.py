@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 if TYPE_CHECKING:
@@ -191,6 +191,16 @@ class HostFilesAction(ActionBase):
     def _update_module_args(self, module_name, module_args, task_vars, ignore_unknown_opts: bool = False):
         super()._update_module_args(module_name, module_args, task_vars, ignore_unknown_opts=ignore_unknown_opts)
         module_args["_ansible_no_log"] = True  # file contents, whatever the task says
+
+    def _plan_file(self, path: str) -> str:
+        """The plan on the controller: as given (absolute, or relative to the working directory),
+        else looked up like a file of the play (a role's ``files/``, the playbook's directory)."""
+        if os.path.isabs(path) or os.path.exists(path):
+            return path
+        try:
+            return str(self._find_needle("files", path))
+        except AnsibleError:
+            return path  # the plan file's own error names it
 
     def _engine(self) -> None:
         try:
