@@ -212,7 +212,7 @@ class _VaultPut:
 
         self.backend = backend
         self.ref = ref
-        self.full = f"{backend.prefix}/{ref.path}" if backend.prefix else ref.path
+        self.full = backend.kv_path(ref.path)
         self.data_url = hvac_utils.format_url("/v1/{mount}/data/{path}", mount=backend.mount, path=self.full)
         self.metadata_url = hvac_utils.format_url("/v1/{mount}/metadata/{path}", mount=backend.mount, path=self.full)
         self.metadata_path = f"{backend.mount}/metadata/{self.full}"
@@ -250,20 +250,8 @@ class _VaultPut:
             return None
 
     def _state(self) -> _KvState:
-        def read(client: hvac.Client) -> dict[str, Any] | None:
-            import hvac.exceptions
-
-            try:
-                response: dict[str, Any] = client.secrets.kv.v2.read_secret_metadata(
-                    path=self.full, mount_point=self.backend.mount)
-                return response
-            except hvac.exceptions.InvalidPath as exc:
-                if exc.errors:  # a message (no such mount): not an absent path
-                    raise
-                return None
-
         try:
-            response = self.backend.call("read metadata", self.ref.path, read)
+            response = self.backend.kv_metadata(self.ref.path)
         except Forbidden:
             return _KvState(None)
         if response is None:

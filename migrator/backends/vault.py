@@ -137,6 +137,24 @@ class VaultBackend(Backend):
     def _full(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
 
+    def kv_path(self, path: str) -> str:
+        """Where ``path`` is under the KV mount: below this backend's prefix."""
+        return self._full(path)
+
+    def kv_metadata(self, path: str) -> dict[str, Any] | None:
+        """The KV v2 metadata of ``path`` (each version's times and state, the custom metadata; no
+        value), read with this backend's client, retries and one-line errors; None when nothing
+        is kept there (never written, or deleted with all its versions)."""
+        def read(client: hvac.Client) -> dict[str, Any] | None:
+            try:
+                return dict(client.secrets.kv.v2.read_secret_metadata(path=self._full(path), mount_point=self.mount))
+            except hvac.exceptions.InvalidPath as exc:
+                if exc.errors:  # a message (no such mount): not an absent path
+                    raise
+                return None
+
+        return self._call("read metadata", path, read)
+
     def _connect(self, operation: str, path: str) -> hvac.Client:
         """The client, logged in; on first use the login and the mount check report their
         failures as failures of ``operation`` on ``path``, the call that needed them."""

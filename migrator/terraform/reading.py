@@ -239,10 +239,8 @@ def _vault_versions(store: Backend, path: str) -> dict[int, str] | None:
 
     if store.type != "vault" or not isinstance(store, VaultBackend):
         return None
-    full = f"{store.prefix}/{path}" if store.prefix else path  # as VaultBackend places it under its prefix
     try:
-        response = store.call("read metadata", path, lambda client: client.secrets.kv.v2.read_secret_metadata(
-            path=full, mount_point=store.mount))
+        response = store.kv_metadata(path)
     except BackendError:
         return None
     versions = ((response or {}).get("data") or {}).get("versions")
